@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef COHO_ARM64_ARCH_H
+#define COHO_ARM64_ARCH_H
+
+#include "arm64/fdt.h"
+#include "util/types.h"
+
+struct vm;
+struct vcpu;
+
+/* What the VM core asks of the architecture (arm64/kvm/ on arm64 hosts). */
+struct arch_vm {
+	enum gic_version gic;
+	bool its;
+	int gic_fd;
+	int its_fd;
+	u32 psci_version; /* PSCI_VER() KVM implements for the vCPUs */
+};
+
+/* false where KVM cannot run arm64 guests: the VM is then "dry" (DT dumps only). */
+bool arch_kvm_supported(void);
+/* KVM_CREATE_VM machine type (IPA size). */
+int arch_vm_type(struct vm *vm);
+/* Initialise a created vCPU (secondaries start powered off) and read its MPIDR. */
+int arch_vcpu_init(struct vm *vm, struct vcpu *v);
+/* Create and initialise the in-kernel GIC; after every vCPU exists. */
+int arch_irqchip_create(struct vm *vm);
+/* Entry state of the boot vCPU: PC, x0 = DTB, x1-x3 = 0, EL1h, DAIF masked. */
+int arch_set_boot_regs(struct vm *vm, struct vcpu *v, u64 pc, u64 x0);
+/* Drive the level of shared peripheral interrupt @spi. */
+int arch_irq_line(struct vm *vm, u32 spi, bool level);
+/* Log a one-line description of a vCPU's PC etc. (debug aid after faults). */
+void arch_vcpu_dump(struct vcpu *v);
+
+#endif

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `coho run`: kvmtool-compatible options -> struct vm_config, then boot and supervise. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arm64/boot.h"
+#include "arm64/cache.h"
+#include "arm64/layout.h"
+#include "builtin-run.h"
+#include "exit_codes.h"
+#include "hw/pl031.h"
+#include "hw/uart8250.h"
+#include "util/log.h"
+#include "util/options.h"
+#include "util/parse.h"
+#include "util/term.h"
+#include "vm.h"
+
+#define CTRL_A 0x01
+
+struct run_opts {
+	struct vm_config cfg;
+	bool help;
+	bool mem_set;
+	bool cpus_set;
+	char name_buf[32];
+};
+
+static int opt_mem(void *value, const char *arg, const char *opt)
+{
+	struct run_opts *o = value;
+	u64 size;
+	int ret = parse_size(arg, SZ_1M, &size);
+
+	if (ret || size == 0) {
+		pr_err("%s: invalid memory size '%s' (use e.g. 256, 512M, 2G)", opt, arg);
+		return -EINVAL;
+	}
+	/* KVM maps RAM in whole pages: round up to 64 KiB, the largest arm64 page. */
+	if (!align_up_checked(size, SZ_64K, &size) || size > ARM_RAM_MAX) {
+		pr_err("%s: memory size '%s' is larger than the %llu GiB coho can give a guest",
+		       opt, arg, (unsigned long long)(ARM_RAM_MAX >> 30));
+		return -ERANGE;
+	}
+	o->cfg.ram_size = size;
+	o->mem_set = true;
+	return 0;
+}
+
+static int opt_cpus(void *value, const char *arg, const char *opt)
+{
+	struct run_opts *o = value;
+	int ret = parse_u32(arg, 1, ARM_GICV3_MAX_CPUS, &o->cfg.nr_cpus);
+
+	if (ret) {
+		pr_err("%s: invalid number of vCPUs '%s' (1 to %llu)", opt, arg,
+		       (unsigned long long)ARM_GICV3_MAX_CPUS);
+		return ret;
+	}
+	o->cpus_set = true;
+	return 0;
+}
+
+static int opt_irqchip(void *value, const char *arg, const char *opt)
+{
+	static const char *const names[] = { "auto", "gicv3", "gicv3-its", "gicv2" };
+	static const enum irqchip_kind kinds[] = { IRQCHIP_AUTO, IRQCHIP_GICV3, IRQCHIP_GICV3_ITS,
+						   IRQCHIP_GICV2 };
+	struct vm_config *cfg = value;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(arg, names[i])) {
+			cfg->irqchip = kinds[i];
+			return 0;
+		}
+	}
+	pr_err("%s: unknown irqchip '%s' (auto, gicv3, gicv3-its or gicv2)", opt, arg);
+	return -EINVAL;
+}
+
+static int opt_console(void *value, const char *arg, const char *opt)
+{
+	(void)value;
+	if (!strcmp(arg, "serial"))
+		return 0;
+	if (!strcmp(arg, "virtio") || !strcmp(arg, "hv")) {
+		pr_err("%s %s is not supported by coho yet (only serial)", opt, arg);
+		return -ENOTSUP;
+	}
+	pr_err("%s: unknown console '%s' (serial)", opt, arg);
+	return -EINVAL;
+}
+
+#define UNSUPPORTED(s, l, a, why)                                                                  \
+	{ .type = OPT_UNSUPPORTED, .short_name = s, .long_name = l, .argh = a, .help = why }
+
+static struct run_opts opts;
+
+static const struct option_spec run_options[] = {
+	{ .type = OPT_GROUP, .help = "Basic options:" },
+	{ .type = OPT_STRING, .long_name = "name", .value = &opts.cfg.name, .argh = "NAME",
+	  .help = "guest name", .def = "guest-PID" },
+	{ .type = OPT_CALLBACK, .short_name = 'c', .long_name = "cpus", .value = &opts,
+	  .argh = "N", .help = "number of vCPUs", .def = "host's online CPUs, at most 8",
+	  .cb = opt_cpus },
+	{ .type = OPT_CALLBACK, .short_name = 'm', .long_name = "mem", .value = &opts,
+	  .argh = "SIZE", .help = "guest RAM; a bare number is MiB, or K/M/G/T suffix",
+	  .def = "256 MiB + 32 MiB per vCPU beyond 4", .cb = opt_mem },
+	{ .type = OPT_CALLBACK, .long_name = "console", .value = &opts.cfg, .argh = "serial",
+	  .help = "guest console device", .def = "serial", .cb = opt_console },
+	{ .type = OPT_FLAG, .short_name = 'h', .long_name = "help", .value = &opts.help,
+	  .help = "show this help" },
+	{ .type = OPT_GROUP, .help = "Kernel options:" },
+	{ .type = OPT_STRING, .short_name = 'k', .long_name = "kernel", .value = &opts.cfg.kernel,
+	  .argh = "FILE", .help = "kernel: Image, Image.gz or EFI zboot vmlinuz" },
+	{ .type = OPT_STRING, .short_name = 'i', .long_name = "initrd", .value = &opts.cfg.initrd,
+	  .argh = "FILE", .help = "initial RAM disk" },
+	{ .type = OPT_STRING, .short_name = 'p', .long_name = "params", .value = &opts.cfg.params,
+	  .argh = "PARAMS", .help = "kernel command line (console=ttyS0 is added unless it names "
+				   "a console)" },
+	{ .type = OPT_STRING, .short_name = 'f', .long_name = "firmware",
+	  .value = &opts.cfg.firmware, .argh = "FILE",
+	  .help = "firmware loaded at the RAM base and run instead of a kernel; x0 = DTB" },
+	{ .type = OPT_GROUP, .help = "Arch options:" },
+	{ .type = OPT_CALLBACK, .long_name = "irqchip", .value = &opts.cfg,
+	  .argh = "auto|gicv3|gicv3-its|gicv2", .help = "interrupt controller", .def = "auto",
+	  .cb = opt_irqchip },
+	{ .type = OPT_STRING, .long_name = "dump-dtb", .value = &opts.cfg.dump_dtb,
+	  .argh = "FILE", .help = "write the guest device tree to FILE and exit" },
+	{ .type = OPT_GROUP, .help = "Debug options:" },
+	{ .type = OPT_FLAG, .long_name = "debug", .value = &opts.cfg.debug,
+	  .help = "log what coho does: placement, cache cleaning, exits" },
+	{ .type = OPT_GROUP, .help = "kvmtool options not supported yet (rejected):" },
+	UNSUPPORTED('d', "disk", "IMAGE", "virtio-blk and 9p arrive with virtio support"),
+	UNSUPPORTED('n', "network", "PARAMS", "virtio-net arrives with virtio support"),
+	UNSUPPORTED(0, "no-dhcp", NULL, "virtio-net arrives with virtio support"),
+	UNSUPPORTED(0, "9p", "DIR,TAG", "9p arrives with virtio support"),
+	UNSUPPORTED(0, "rng", NULL, "virtio-rng arrives with virtio support"),
+	UNSUPPORTED(0, "balloon", NULL, "no virtio-balloon"),
+	UNSUPPORTED(0, "vsock", "CID", "no virtio-vsock"),
+	UNSUPPORTED(0, "virtio-transport", "TRANSPORT", "virtio arrives later"),
+	UNSUPPORTED(0, "vfio-pci", "BDF", "VFIO passthrough arrives later"),
+	UNSUPPORTED(0, "vnc", NULL, "no graphics"),
+	UNSUPPORTED(0, "gtk", NULL, "no graphics"),
+	UNSUPPORTED(0, "sdl", NULL, "no graphics"),
+	UNSUPPORTED(0, "dev", "FILE", "no host device console"),
+	UNSUPPORTED(0, "tty", "N", "no host tty console"),
+	UNSUPPORTED(0, "sandbox", "SCRIPT", "no sandbox"),
+	UNSUPPORTED(0, "hugetlbfs", "PATH", "no hugetlbfs backing"),
+	UNSUPPORTED(0, "nodefaults", NULL, "default devices cannot be disabled"),
+	UNSUPPORTED(0, "pmu", NULL, "no vPMU"),
+	UNSUPPORTED(0, "disable-mte", NULL, "MTE is not offered"),
+	UNSUPPORTED(0, "aarch32", NULL, "64-bit guests only"),
+	UNSUPPORTED(0, "debug-single-step", NULL, NULL),
+	UNSUPPORTED(0, "debug-ioport", NULL, NULL),
+	UNSUPPORTED(0, "debug-mmio", NULL, NULL),
+	UNSUPPORTED(0, "debug-iodelay", "N", NULL),
+	OPT_END_MARKER,
+};
+
+#define RUN_USAGE "coho run [options] [KERNEL]"
+
+void run_usage(FILE *f)
+{
+	options_usage(f, RUN_USAGE, run_options);
+}
+
+static void run_defaults(struct run_opts *o)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!o->cpus_set)
+		o->cfg.nr_cpus = online < 1 ? 1 : online > 8 ? 8 : (u32)online;
+	/* Enough for a distribution kernel and an initramfs; kvmtool scales with vCPUs too. */
+	if (!o->mem_set)
+		o->cfg.ram_size = (256 + 32 * (o->cfg.nr_cpus > 4 ? o->cfg.nr_cpus - 4 : 0)) * SZ_1M;
+	if (!o->cfg.name) {
+		snprintf(o->name_buf, sizeof(o->name_buf), "guest-%d", (int)getpid());
+		o->cfg.name = o->name_buf;
+	}
+}
+
+static int run_check_config(const struct vm_config *cfg)
+{
+	if (cfg->firmware && cfg->kernel) {
+		pr_err("--firmware and --kernel cannot be combined: the firmware boots on its own");
+		return -EINVAL;
+	}
+	if (cfg->initrd && !cfg->kernel) {
+		pr_err("--initrd needs a kernel (-k FILE)");
+		return -EINVAL;
+	}
+	if (!cfg->kernel && !cfg->firmware && !cfg->dump_dtb) {
+		pr_err("no kernel given: use -k FILE (or -f FIRMWARE); see coho run --help");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int write_dtb(struct vm *vm, const struct boot_info *bi, const char *path)
+{
+	const u8 *dtb = gpa_to_hva(&vm->mem, bi->dtb_addr, bi->dtb_size);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	u64 done = 0;
+
+	if (fd < 0) {
+		pr_err("--dump-dtb %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (dtb && done < bi->dtb_size) {
+		ssize_t n = write(fd, dtb + done, bi->dtb_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pr_err("--dump-dtb %s: %s", path, n < 0 ? strerror(errno) : "short write");
+			close(fd);
+			unlink(path);
+			return -EIO;
+		}
+		done += (u64)n;
+	}
+	if (close(fd) < 0) {
+		pr_err("--dump-dtb %s: %s", path, strerror(errno));
+		unlink(path);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Console input: Ctrl-A x quits (on a terminal, as in kvmtool); Ctrl-A Ctrl-A sends one Ctrl-A. */
+struct console_in {
+	struct vm *vm;
+	struct uart8250 *uart;
+	bool tty;
+	bool escape;
+	bool eof;
+};
+
+static void console_feed(struct console_in *c, const u8 *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		u8 ch = buf[i];
+
+		if (c->escape) {
+			c->escape = false;
+			if (ch == 'x' || ch == 'X') {
+				vm_request_stop(c->vm, COHO_EXIT_USER_QUIT);
+				return;
+			}
+			if (ch != CTRL_A)
+				uart8250_receive(c->uart, (const u8[]){ CTRL_A }, 1);
+		} else if (c->tty && ch == CTRL_A) {
+			c->escape = true;
+			continue;
+		}
+		uart8250_receive(c->uart, &ch, 1);
+	}
+}
+
+/* The main thread's loop: console input and signals, until the VM stops. */
+static void supervise(struct vm *vm, struct uart8250 *uart, int sigfd, bool tty)
+{
+	struct console_in con = { .vm = vm, .uart = uart, .tty = tty };
+
+	while (!vm_is_stopping(vm)) {
+		struct pollfd fds[3] = {
+			{ .fd = vm->stop_efd, .events = POLLIN },
+			{ .fd = sigfd, .events = POLLIN },
+			{ .fd = -1, .events = POLLIN },
+		};
+		size_t room = con.eof ? 0 : uart8250_rx_room(uart);
+
+		/* Read stdin only while the guest's FIFO has room: input is never dropped. */
+		if (!con.eof)
+			fds[2].fd = room ? STDIN_FILENO : uart->wake_fd;
+		if (poll(fds, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("poll: %s", strerror(errno));
+			vm_request_stop(vm, COHO_EXIT_VMM_ERROR);
+			break;
+		}
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				pr_debug("signal %u: stopping the guest", si.ssi_signo);
+				vm_request_stop(vm, COHO_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
+			}
+		}
+		if (fds[2].fd == uart->wake_fd && (fds[2].revents & POLLIN)) {
+			u64 v;
+
+			if (read(uart->wake_fd, &v, sizeof(v)) < 0)
+				pr_debug("uart wake: %s", strerror(errno));
+		} else if (fds[2].fd == STDIN_FILENO && fds[2].revents) {
+			u8 buf[256];
+			ssize_t n = read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
+
+			if (n > 0)
+				console_feed(&con, buf, (size_t)n);
+			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				con.eof = true;
+		}
+	}
+}
+
+static u64 elapsed_us(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (u64)(((s64)t.tv_sec - (s64)t0->tv_sec) * 1000000 +
+		     ((s64)t.tv_nsec - (s64)t0->tv_nsec) / 1000);
+}
+
+static int run_vm(struct vm_config *cfg)
+{
+	struct timespec t0;
+	struct vm vm;
+	struct uart8250 uart;
+	struct pl031 rtc;
+	struct boot_info bi;
+	struct clean_stats cs;
+	sigset_t sigs;
+	int ret, sigfd = -1, code;
+	bool tty = false;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uart.wake_fd = -1;
+	ret = vm_create(&vm, cfg);
+	if (ret) {
+		code = ret == -EINVAL ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;
+		goto out_vm;
+	}
+	ret = uart8250_init(&uart, &vm, ARM_UART_BASE, ARM_UART_SIZE, ARM_UART_SPI, STDOUT_FILENO);
+	if (!ret)
+		ret = pl031_init(&rtc, &vm, ARM_RTC_BASE);
+	if (ret) {
+		pr_err("cannot set up devices: %s", strerror(-ret));
+		code = COHO_EXIT_VMM_ERROR;
+		goto out_vm;
+	}
+	pr_debug("VM created after %llu us", (unsigned long long)elapsed_us(&t0));
+	ret = arm64_boot_load(&vm, &bi);
+	if (ret) {
+		code = COHO_EXIT_USAGE;
+		goto out_vm;
+	}
+	if (cfg->dump_dtb) {
+		code = write_dtb(&vm, &bi, cfg->dump_dtb) ? COHO_EXIT_USAGE : COHO_EXIT_POWEROFF;
+		goto out_vm;
+	}
+
+	pr_debug("boot images loaded after %llu us", (unsigned long long)elapsed_us(&t0));
+	/* Everything is in RAM: clean exactly what was written, before any vCPU runs. */
+	cache_clean_guest_writes(&vm.mem, &cs);
+	cache_log_stats(&vm.mem, &vm.mem.written, &cs, "boot");
+	range_set_clear(&vm.mem.written);
+
+	/* Signals become events of the main loop; vCPU threads inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
+		code = COHO_EXIT_VMM_ERROR;
+		goto out_vm;
+	}
+	tty = term_enter_raw(STDIN_FILENO);
+	pr_debug("%u vCPUs, %llu MiB RAM, entry 0x%llx, DTB 0x%llx; ready after %llu us",
+		 vm.nr_vcpus, (unsigned long long)(vm.mem.size >> 20),
+		 (unsigned long long)bi.entry, (unsigned long long)bi.dtb_addr,
+		 (unsigned long long)elapsed_us(&t0));
+	ret = vm_start_vcpus(&vm);
+	if (ret) {
+		code = vm.dry ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;
+		vm_join_vcpus(&vm);
+		goto out_term;
+	}
+	supervise(&vm, &uart, sigfd, tty);
+	vm_join_vcpus(&vm);
+	code = vm.exit_code;
+	pr_debug("guest stopped after %llu us, exit code %d", (unsigned long long)elapsed_us(&t0),
+		 code);
+out_term:
+	term_restore();
+out_vm:
+	if (sigfd >= 0)
+		close(sigfd);
+	vm_destroy(&vm);
+	if (uart.wake_fd >= 0)
+		uart8250_destroy(&uart);
+	return code;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	char *pos[1];
+	int npos, ret;
+
+	memset(&opts, 0, sizeof(opts));
+	npos = options_parse(run_options, argc, argv, pos, 1);
+	if (npos < 0)
+		return COHO_EXIT_USAGE;
+	if (opts.help) {
+		run_usage(stdout);
+		return 0;
+	}
+	if (npos == 1) {
+		if (opts.cfg.kernel) {
+			pr_err("two kernels given: -k %s and %s", opts.cfg.kernel, pos[0]);
+			return COHO_EXIT_USAGE;
+		}
+		opts.cfg.kernel = pos[0];
+	}
+	run_defaults(&opts);
+	log_debug_enabled = opts.cfg.debug;
+	ret = run_check_config(&opts.cfg);
+	if (ret)
+		return COHO_EXIT_USAGE;
+	return run_vm(&opts.cfg);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef COHO_HW_UART8250_H
+#define COHO_HW_UART8250_H
+
+#include <pthread.h>
+
+#include "util/types.h"
+
+struct vm;
+
+#define UART8250_RX_SIZE 4096
+
+/*
+ * A 16550A-compatible UART: transmit goes straight to @out_fd (nothing is
+ * buffered, so no output can be lost or reordered at exit); receive is a
+ * FIFO filled by the console loop. One level-triggered SPI.
+ */
+struct uart8250 {
+	pthread_mutex_t lock;
+	struct vm *vm;
+	u32 spi;
+	int out_fd;
+	int wake_fd;	/* eventfd: written when a full RX FIFO gains room */
+	u8 rx[UART8250_RX_SIZE];
+	u32 rx_head;
+	u32 rx_count;
+	u8 ier, lcr, mcr, fcr, scr, dll, dlm;
+	bool thre_pending; /* "transmitter holding register empty" interrupt */
+	bool irq_level;
+	bool out_broken;   /* output fd failed: stop trying, keep the guest running */
+};
+
+/* Register the UART at @base on the VM's MMIO bus. -errno. */
+int uart8250_init(struct uart8250 *u, struct vm *vm, u64 base, u64 size, u32 spi, int out_fd);
+void uart8250_destroy(struct uart8250 *u);
+/* Bytes the RX FIFO can take now. */
+size_t uart8250_rx_room(struct uart8250 *u);
+/* Queue input for the guest; returns how many bytes were taken. */
+size_t uart8250_receive(struct uart8250 *u, const u8 *buf, size_t len);
+
+#endif

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+/* coho: the command table. Also answers to the name lkvm, like kvmtool. */
+#include <stdio.h>
+#include <string.h>
+
+#include "builtin-run.h"
+#include "exit_codes.h"
+#include "util/log.h"
+#include "util/types.h"
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "run", cmd_run, "start a virtual machine" },
+	{ "version", cmd_version, "print the version of coho" },
+	{ "help", cmd_help, "show help for coho or one of its commands" },
+};
+
+/* kvmtool commands that coho does not have yet: named so the error is clear. */
+static const char *const later_commands[] = { "list", "stop", "pause", "resume", "debug",
+					      "balloon", "setup", "sandbox", "stat" };
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	printf("coho version %s\n", COHO_VERSION);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: coho COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "    %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nSee 'coho help COMMAND' for the options of a command.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "run")) {
+		run_usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "version") && strcmp(argv[1], "help")) {
+		pr_err("no help for unknown command '%s'", argv[1]);
+		return COHO_EXIT_USAGE;
+	}
+	usage(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return COHO_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(1, argv + 1);
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(1, argv + 1);
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 2, argv + 2) & 0xff;
+	for (i = 0; i < ARRAY_SIZE(later_commands); i++) {
+		if (!strcmp(argv[1], later_commands[i])) {
+			pr_err("command '%s' is not supported by coho yet", argv[1]);
+			return COHO_EXIT_USAGE;
+		}
+	}
+	pr_err("unknown command '%s' (see coho help)", argv[1]);
+	return COHO_EXIT_USAGE;
+}

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arm64/layout.h"
+#include "exit_codes.h"
+#include "util/log.h"
+#include "vm.h"
+
+static int vm_open_kvm(struct vm *vm)
+{
+	int api, type;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		int err = -errno;
+
+		pr_err("cannot open /dev/kvm: %s", strerror(errno));
+		return err;
+	}
+	api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION) {
+		pr_err("KVM API version %d, expected %d", api, KVM_API_VERSION);
+		return -ENOTSUP;
+	}
+	type = arch_vm_type(vm);
+	if (type < 0)
+		return type;
+	do {
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, type);
+	} while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0) {
+		int err = -errno;
+
+		pr_err("KVM_CREATE_VM: %s", strerror(errno));
+		return err;
+	}
+	vm->run_size = (size_t)ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if ((long)vm->run_size <= 0) {
+		pr_err("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int vm_add_ram(struct vm *vm)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = vm->mem.base,
+		.memory_size = vm->mem.size,
+		.userspace_addr = (u64)(uintptr_t)vm->mem.host,
+	};
+
+	if (vm->dry)
+		return 0;
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		int err = -errno;
+
+		pr_err("cannot give %llu MiB of RAM to the guest: %s",
+		       (unsigned long long)(vm->mem.size >> 20), strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static int vm_create_vcpu(struct vm *vm, struct vcpu *v, u32 id)
+{
+	v->vm = vm;
+	v->id = id;
+	v->fd = -1;
+	if (!vm->dry) {
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+		if (v->fd < 0) {
+			int err = -errno;
+
+			pr_err("cannot create vCPU %u: %s", id, strerror(errno));
+			return err;
+		}
+		v->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+		if (v->run == MAP_FAILED) {
+			int err = -errno;
+
+			v->run = NULL;
+			pr_err("cannot map vCPU %u state: %s", id, strerror(errno));
+			return err;
+		}
+	}
+	return arch_vcpu_init(vm, v);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	int ret;
+	u32 i;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->kvm_fd = -1;
+	vm->vm_fd = -1;
+	vm->arch.gic_fd = -1;
+	vm->arch.its_fd = -1;
+	vm->dry = !arch_kvm_supported();
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return -errno;
+
+	if (cfg->ram_size > ARM_RAM_MAX) {
+		pr_err("memory size %llu MiB is larger than the %llu MiB this machine can address",
+		       (unsigned long long)(cfg->ram_size >> 20),
+		       (unsigned long long)(ARM_RAM_MAX >> 20));
+		return -EINVAL;
+	}
+	if (!vm->dry) {
+		ret = vm_open_kvm(vm);
+		if (ret)
+			return ret;
+	}
+	ret = guest_mem_init(&vm->mem, ARM_RAM_BASE, cfg->ram_size);
+	if (ret) {
+		pr_err("cannot allocate %llu MiB of guest RAM: %s",
+		       (unsigned long long)(cfg->ram_size >> 20), strerror(-ret));
+		return ret;
+	}
+	ret = vm_add_ram(vm);
+	if (ret)
+		return ret;
+
+	vm->vcpus = calloc(cfg->nr_cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nr_cpus; i++) {
+		ret = vm_create_vcpu(vm, &vm->vcpus[i], i);
+		vm->nr_vcpus = i + 1;
+		if (ret)
+			return ret;
+	}
+	return arch_irqchip_create(vm);
+}
+
+/* SIGUSR1 only kicks a vCPU thread out of KVM_RUN (EINTR); it does nothing else. */
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vm_start_vcpus(struct vm *vm)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	u32 i;
+
+	if (vm->dry) {
+		pr_err("this coho build cannot run arm64 guests (it needs an arm64 host with KVM)");
+		return -ENOTSUP;
+	}
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: KVM_RUN must return EINTR. */
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return -errno;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		int ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+
+		if (ret) {
+			pr_err("cannot start vCPU %u thread: %s", i, strerror(ret));
+			vm_request_stop(vm, COHO_EXIT_VMM_ERROR);
+			return -ret;
+		}
+		vm->vcpus[i].thread_started = true;
+	}
+	return 0;
+}
+
+bool vm_is_stopping(struct vm *vm)
+{
+	return __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
+}
+
+void vm_request_stop(struct vm *vm, int exit_code)
+{
+	u64 one = 1;
+	int expected = 0;
+	u32 i;
+
+	if (!__atomic_compare_exchange_n(&vm->stopping, &expected, 1, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return;
+	vm->exit_code = exit_code;
+	/*
+	 * immediate_exit makes a KVM_RUN that has not entered the guest yet
+	 * return at once; the signal kicks out one that already has.
+	 */
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->run)
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+		if (v->thread_started && !pthread_equal(v->thread, pthread_self()))
+			pthread_kill(v->thread, SIGUSR1);
+	}
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		pr_debug("stop eventfd: %s", strerror(errno));
+}
+
+void vm_join_vcpus(struct vm *vm)
+{
+	u32 i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (!v->thread_started)
+			continue;
+		/* A vCPU may have been between the check and KVM_RUN: kick until it leaves. */
+		while (pthread_tryjoin_np(v->thread, NULL) == EBUSY) {
+			pthread_kill(v->thread, SIGUSR1);
+			usleep(1000);
+		}
+		v->thread_started = false;
+	}
+}
+
+void vm_destroy(struct vm *vm)
+{
+	u32 i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->run)
+			munmap(v->run, vm->run_size);
+		if (v->fd >= 0)
+			close(v->fd);
+	}
+	free(vm->vcpus);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	if (vm->arch.its_fd >= 0)
+		close(vm->arch.its_fd);
+	if (vm->arch.gic_fd >= 0)
+		close(vm->arch.gic_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	guest_mem_destroy(&vm->mem);
+	mmio_bus_free(&vm->mmio);
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	vm->stop_efd = -1;
+}

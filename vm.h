@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef COHO_VM_H
+#define COHO_VM_H
+
+#include <pthread.h>
+
+#include "arm64/arch.h"
+#include "guest_mem.h"
+#include "mmio_bus.h"
+#include "util/types.h"
+
+enum irqchip_kind {
+	IRQCHIP_AUTO,	   /* best available: GICv3 + ITS, GICv3, GICv2 */
+	IRQCHIP_GICV3,
+	IRQCHIP_GICV3_ITS,
+	IRQCHIP_GICV2,
+};
+
+/* Everything `coho run` was asked to do; filled by builtin-run.c only. */
+struct vm_config {
+	const char *name;
+	const char *kernel;
+	const char *initrd;
+	const char *firmware;
+	const char *params;
+	const char *dump_dtb;
+	u64 ram_size;
+	u32 nr_cpus;
+	enum irqchip_kind irqchip;
+	bool debug;
+};
+
+struct kvm_run;
+
+struct vcpu {
+	struct vm *vm;
+	u32 id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+	u64 mpidr;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	bool dry; /* no KVM: everything but running vCPUs (--dump-dtb on any host) */
+	struct guest_mem mem;
+	struct mmio_bus mmio;
+	struct vcpu *vcpus;
+	u32 nr_vcpus;
+	size_t run_size;
+	struct arch_vm arch;
+
+	int stop_efd;	/* readable once the VM is stopping */
+	int exit_code;	/* first stop reason wins */
+	int stopping;	/* atomic */
+};
+
+/* Open KVM, create the VM, its RAM, its vCPUs and the interrupt controller. */
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+void vm_destroy(struct vm *vm);
+
+/* Start one thread per vCPU. */
+int vm_start_vcpus(struct vm *vm);
+/* Ask every vCPU to stop; the first caller's @exit_code is kept. Thread-safe. */
+void vm_request_stop(struct vm *vm, int exit_code);
+bool vm_is_stopping(struct vm *vm);
+/* Join the vCPU threads (after vm_request_stop). */
+void vm_join_vcpus(struct vm *vm);
+
+/* The vCPU thread body (vcpu.c). */
+void *vcpu_thread(void *arg);
+
+#endif
