@@ -101,7 +101,8 @@ check-e2e:
 	$(MAKE) ARCH=arm64 all
 	@bash tests/e2e/run.sh build/arm64/coho
 
-check: check-unit check-asan check-arm64-unit check-e2e
+check:
+	@bash tests/check.sh
 
 PREFIX ?= /usr/local
 install: all

@@ -14,6 +14,7 @@
 #include "arm64/cache.h"
 #include "arm64/layout.h"
 #include "builtin-run.h"
+#include "console.h"
 #include "exit_codes.h"
 #include "hw/pl031.h"
 #include "hw/uart8250.h"
@@ -22,8 +23,6 @@
 #include "util/parse.h"
 #include "util/term.h"
 #include "vm.h"
-
-#define CTRL_A 0x01
 
 struct run_opts {
 	struct vm_config cfg;
@@ -234,38 +233,6 @@ static int write_dtb(struct vm *vm, const struct boot_info *bi, const char *path
 		return -EIO;
 	}
 	return 0;
-}
-
-/* Console input: Ctrl-A x quits (on a terminal, as in kvmtool); Ctrl-A Ctrl-A sends one Ctrl-A. */
-struct console_in {
-	struct vm *vm;
-	struct uart8250 *uart;
-	bool tty;
-	bool escape;
-	bool eof;
-};
-
-static void console_feed(struct console_in *c, const u8 *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		u8 ch = buf[i];
-
-		if (c->escape) {
-			c->escape = false;
-			if (ch == 'x' || ch == 'X') {
-				vm_request_stop(c->vm, COHO_EXIT_USER_QUIT);
-				return;
-			}
-			if (ch != CTRL_A)
-				uart8250_receive(c->uart, (const u8[]){ CTRL_A }, 1);
-		} else if (c->tty && ch == CTRL_A) {
-			c->escape = true;
-			continue;
-		}
-		uart8250_receive(c->uart, &ch, 1);
-	}
 }
 
 /* The main thread's loop: console input and signals, until the VM stops. */

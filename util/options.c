@@ -123,22 +123,29 @@ int options_parse(const struct option_spec *specs, int argc, char **argv, char *
 
 void options_usage(FILE *f, const char *usage, const struct option_spec *s)
 {
+	enum { COL = 30 };
+
 	fprintf(f, "usage: %s\n", usage);
 	for (; s->type != OPT_END; s++) {
-		char left[64];
+		char left[96];
+		int n;
 
 		if (s->type == OPT_GROUP) {
 			fprintf(f, "\n%s\n", s->help);
 			continue;
 		}
-		snprintf(left, sizeof(left), "%s%c%s%s%s%s%s", s->short_name ? "-" : "",
-			 s->short_name ? s->short_name : ' ', s->short_name ? ", " : "  ",
-			 s->long_name ? "--" : "", s->long_name ? s->long_name : "",
-			 s->argh ? " " : "", s->argh ? s->argh : "");
-		if (!s->short_name)
-			memmove(left, left + 2, strlen(left + 2) + 1);
-		fprintf(f, "    %-26s %s%s%s%s%s\n", left,
-			s->type == OPT_UNSUPPORTED ? "(not supported yet) " : "",
+		if (s->short_name)
+			n = snprintf(left, sizeof(left), "-%c, --%s%s%s", s->short_name,
+				     s->long_name, s->argh ? " " : "", s->argh ? s->argh : "");
+		else
+			n = snprintf(left, sizeof(left), "    --%s%s%s", s->long_name,
+				     s->argh ? " " : "", s->argh ? s->argh : "");
+		/* An argument list too wide for the column gets a line of its own. */
+		if (n >= COL)
+			fprintf(f, "    %s\n    %-*s ", left, COL, "");
+		else
+			fprintf(f, "    %-*s ", COL, left);
+		fprintf(f, "%s%s%s%s%s\n", s->type == OPT_UNSUPPORTED ? "(not supported yet) " : "",
 			s->help ? s->help : "", s->def ? " [default: " : "", s->def ? s->def : "",
 			s->def ? "]" : "");
 	}
