@@ -39,6 +39,11 @@ int arm64_plan_boot(const struct boot_plan_req *req, struct boot_plan *plan)
 		       req->initrd_size ? " and initrd" : "", MIB(need), MIB(req->ram_size));
 		return -ENOSPC;
 	}
+	if (initrd_end > limit && !req->initrd_size) {
+		pr_err("the payload and DTB do not fit in the first %llu MiB of guest RAM",
+		       MIB(ARM_BOOT_WINDOW));
+		return -ENOSPC;
+	}
 	if (initrd_end > limit) {
 		pr_err("initrd (%llu MiB) does not fit in the first %llu MiB of guest RAM after the "
 		       "kernel and DTB",

@@ -134,7 +134,10 @@ void options_usage(FILE *f, const char *usage, const struct option_spec *s)
 			fprintf(f, "\n%s\n", s->help);
 			continue;
 		}
-		if (s->short_name)
+		if (s->short_name && !s->long_name)
+			n = snprintf(left, sizeof(left), "-%c%s%s", s->short_name,
+				     s->argh ? " " : "", s->argh ? s->argh : "");
+		else if (s->short_name)
 			n = snprintf(left, sizeof(left), "-%c, --%s%s%s", s->short_name,
 				     s->long_name, s->argh ? " " : "", s->argh ? s->argh : "");
 		else

@@ -51,8 +51,9 @@ int parse_size(const char *s, u64 bare_unit, u64 *out)
 		if (*s)
 			return -EINVAL;
 	}
-	if (__builtin_mul_overflow(v, unit, out))
+	if (__builtin_mul_overflow(v, unit, &v))
 		return -ERANGE;
+	*out = v;
 	return 0;
 }
 

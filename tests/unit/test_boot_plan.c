@@ -55,11 +55,10 @@ static unsigned count_lines(const char *s)
 }
 
 /* Must succeed with the DTB at @dtb and the initrd right after its slot. */
-static void plan_ok(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_size, u64 dtb,
-		    int line)
+static void plan_ok(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_size, u64 dtb, int line)
 {
-	struct boot_plan_req req = { ram_base, ram_size, payload_end, initrd_size };
-	struct boot_plan plan = { POISON, POISON, POISON };
+	struct boot_plan_req req = {ram_base, ram_size, payload_end, initrd_size};
+	struct boot_plan plan = {POISON, POISON, POISON};
 	int ret;
 	const char *err = run_captured(&req, &plan, &ret);
 
@@ -80,12 +79,18 @@ static void plan_ok(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_size
 			(unsigned long long)plan.dtb_addr);
 }
 
-/* Must fail with @want, leave the plan alone, and (for -ENOSPC) log exactly one line. */
-static void plan_err(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_size, int want,
-		     int line)
+/*
+ * Must fail with @want, leave the plan alone, and (for -ENOSPC) log exactly one
+ * line, which tells "RAM too small" (-m must grow) from "outside the boot
+ * window" (the initrd must shrink) apart.
+ */
+enum why { ANY, RAM, WINDOW };
+
+static void plan_err_why(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_size, int want,
+			 enum why why, int line)
 {
-	struct boot_plan_req req = { ram_base, ram_size, payload_end, initrd_size };
-	struct boot_plan plan = { POISON, POISON, POISON };
+	struct boot_plan_req req = {ram_base, ram_size, payload_end, initrd_size};
+	struct boot_plan plan = {POISON, POISON, POISON};
 	int ret;
 	const char *err = run_captured(&req, &plan, &ret);
 
@@ -96,6 +101,10 @@ static void plan_err(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_siz
 	if (want == -ENOSPC) {
 		CHECK(!strncmp(err, "coho: error: ", 13));
 		CHECK_EQ_U64(count_lines(err), 1);
+		if (why == RAM)
+			CHECK(strstr(err, "guest RAM too small") != NULL);
+		if (why == WINDOW)
+			CHECK(strstr(err, "first 1024 MiB") != NULL);
 	}
 	if (ret != want)
 		fprintf(stderr, "  (case at line %d: ret %d, want %d, stderr \"%s\")\n", line, ret,
@@ -103,7 +112,9 @@ static void plan_err(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_siz
 }
 
 #define PLAN_OK(...) plan_ok(__VA_ARGS__, __LINE__)
-#define PLAN_ERR(...) plan_err(__VA_ARGS__, __LINE__)
+#define PLAN_ERR(...) plan_err_why(__VA_ARGS__, ANY, __LINE__)
+#define PLAN_ERR_RAM(...) plan_err_why(__VA_ARGS__, -ENOSPC, RAM, __LINE__)
+#define PLAN_ERR_WINDOW(...) plan_err_why(__VA_ARGS__, -ENOSPC, WINDOW, __LINE__)
 
 static void test_layout_constants(void)
 {
@@ -139,53 +150,53 @@ static void test_exact_fit(void)
 {
 	/* Kernel to 3 MiB, DTB slot [4, 6) MiB: 6 MiB of RAM is exactly enough without initrd. */
 	PLAN_OK(B, 6 * SZ_1M, B + 3 * SZ_1M, 0, B + 4 * SZ_1M);
-	PLAN_ERR(B, 6 * SZ_1M, B + 3 * SZ_1M, 1, -ENOSPC);
+	PLAN_ERR_RAM(B, 6 * SZ_1M, B + 3 * SZ_1M, 1);
 	/* ...and 64 MiB holds an initrd of exactly 64 - 6 MiB. */
 	PLAN_OK(B, 64 * SZ_1M, B + 3 * SZ_1M, 58 * SZ_1M, B + 4 * SZ_1M);
-	PLAN_ERR(B, 64 * SZ_1M, B + 3 * SZ_1M, 58 * SZ_1M + 1, -ENOSPC);
+	PLAN_ERR_RAM(B, 64 * SZ_1M, B + 3 * SZ_1M, 58 * SZ_1M + 1);
 	/* RAM of exactly one DTB slot and nothing else. */
 	PLAN_OK(B, ARM_DTB_MAX_SIZE, B, 0, B);
-	PLAN_ERR(B, ARM_DTB_MAX_SIZE, B, 1, -ENOSPC);
+	PLAN_ERR_RAM(B, ARM_DTB_MAX_SIZE, B, 1);
 }
 
 static void test_tiny_ram(void)
 {
 	/* Kernel plus DTB slot do not fit. */
-	PLAN_ERR(B, 4 * SZ_1M, B + 3 * SZ_1M, 0, -ENOSPC);
-	PLAN_ERR(B, 4 * SZ_1M, B + 3 * SZ_1M, SZ_1M, -ENOSPC);
-	PLAN_ERR(B, SZ_1M, B, 0, -ENOSPC);
-	PLAN_ERR(B, ARM_DTB_MAX_SIZE - 1, B, 0, -ENOSPC);
+	PLAN_ERR_RAM(B, 4 * SZ_1M, B + 3 * SZ_1M, 0);
+	PLAN_ERR_RAM(B, 4 * SZ_1M, B + 3 * SZ_1M, SZ_1M);
+	PLAN_ERR_RAM(B, SZ_1M, B, 0);
+	PLAN_ERR_RAM(B, ARM_DTB_MAX_SIZE - 1, B, 0);
 	/* Payload filling RAM to the last byte: no room for the DTB. */
-	PLAN_ERR(B, 64 * SZ_1M, B + 64 * SZ_1M, 0, -ENOSPC);
-	PLAN_ERR(B, 64 * SZ_1M, B + 64 * SZ_1M - 1, 0, -ENOSPC);
+	PLAN_ERR_RAM(B, 64 * SZ_1M, B + 64 * SZ_1M, 0);
+	PLAN_ERR_RAM(B, 64 * SZ_1M, B + 64 * SZ_1M - 1, 0);
 }
 
 static void test_initrd_too_big_for_ram(void)
 {
-	PLAN_ERR(B, 64 * SZ_1M, B + 20 * SZ_1M, 60 * SZ_1M, -ENOSPC);
-	PLAN_ERR(B, 64 * SZ_1M, B + 20 * SZ_1M, 64 * SZ_1M, -ENOSPC);
-	PLAN_ERR(B, 256 * SZ_1M, B + 20 * SZ_1M, SZ_1G, -ENOSPC);
+	PLAN_ERR_RAM(B, 64 * SZ_1M, B + 20 * SZ_1M, 60 * SZ_1M);
+	PLAN_ERR_RAM(B, 64 * SZ_1M, B + 20 * SZ_1M, 64 * SZ_1M);
+	PLAN_ERR_RAM(B, 256 * SZ_1M, B + 20 * SZ_1M, SZ_1G);
 	/* RAM > 1 GiB whose last bytes would be needed. */
-	PLAN_ERR(B, 2 * SZ_1G, B + 20 * SZ_1M, 2 * SZ_1G - 22 * SZ_1M, -ENOSPC);
+	PLAN_ERR_RAM(B, 2 * SZ_1G, B + 20 * SZ_1M, 2 * SZ_1G - 22 * SZ_1M + 1);
 }
 
 static void test_boot_window(void)
 {
 	/* 2 GiB of RAM, initrd that fits in RAM but not in the first 1 GiB. */
-	PLAN_ERR(B, 2 * SZ_1G, B + 20 * SZ_1M, SZ_1G, -ENOSPC);
-	PLAN_ERR(B, 2 * SZ_1G, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M + 1, -ENOSPC);
+	PLAN_ERR_WINDOW(B, 2 * SZ_1G, B + 20 * SZ_1M, SZ_1G);
+	PLAN_ERR_WINDOW(B, 2 * SZ_1G, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M + 1);
 	/* Exactly up to the window's end is fine (DTB slot [20, 22) MiB, initrd after it). */
 	PLAN_OK(B, 2 * SZ_1G, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M, B + 20 * SZ_1M);
 	PLAN_OK(B, 2 * SZ_1G, B + 19 * SZ_1M, SZ_1G - 22 * SZ_1M, B + 20 * SZ_1M);
-	PLAN_ERR(B, 2 * SZ_1G, B + 19 * SZ_1M, SZ_1G - 22 * SZ_1M + 1, -ENOSPC);
+	PLAN_ERR_WINDOW(B, 2 * SZ_1G, B + 19 * SZ_1M, SZ_1G - 22 * SZ_1M + 1);
 	/* Huge RAM: the window still applies. */
-	PLAN_ERR(B, 64 * SZ_1G, B + 20 * SZ_1M, 2 * SZ_1G, -ENOSPC);
+	PLAN_ERR_WINDOW(B, 64 * SZ_1G, B + 20 * SZ_1M, 2 * SZ_1G);
 	PLAN_OK(B, 64 * SZ_1G, B + 20 * SZ_1M, 512 * SZ_1M, B + 20 * SZ_1M);
 	/* RAM of exactly 1 GiB: window and RAM coincide. */
 	PLAN_OK(B, SZ_1G, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M, B + 20 * SZ_1M);
-	PLAN_ERR(B, SZ_1G, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M + 1, -ENOSPC);
+	PLAN_ERR_RAM(B, SZ_1G, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M + 1);
 	/* RAM just over 1 GiB: the window, not RAM, is the limit. */
-	PLAN_ERR(B, SZ_1G + SZ_2M, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M + 1, -ENOSPC);
+	PLAN_ERR_WINDOW(B, SZ_1G + SZ_2M, B + 20 * SZ_1M, SZ_1G - 22 * SZ_1M + 1);
 	/* A payload reaching the end of the window leaves no room for the DTB in it. */
 	PLAN_ERR(B, 2 * SZ_1G, B + SZ_1G - SZ_1M, 0, -ENOSPC);
 	PLAN_ERR(B, 2 * SZ_1G, B + SZ_1G, 0, -ENOSPC);

@@ -94,21 +94,21 @@ static int mem_cb(void *value, const char *arg, const char *opt)
 }
 
 static const struct option_spec specs[] = {
-	{ .type = OPT_GROUP, .help = "Basic options:" },
-	{ OPT_STRING, 'k', "kernel", &opt_kernel, "FILE", "kernel image to boot", NULL, NULL },
-	{ OPT_STRING, 'p', "params", &opt_params, "PARAMS", "kernel command line", "console=ttyS0",
-	  NULL },
-	{ OPT_CALLBACK, 'm', "mem", &opt_mem, "SIZE", "guest RAM", "256M", mem_cb },
-	{ OPT_STRING, 0, "name", &opt_name, "NAME", "guest name", "guest-PID", NULL },
-	{ .type = OPT_GROUP, .help = "Debugging:" },
-	{ OPT_FLAG, 'd', "debug", &opt_debug, NULL, "verbose log", "off", NULL },
-	{ OPT_FLAG, 'q', "quiet", &opt_quiet, NULL, "quiet", NULL, NULL },
-	/* Too wide for the option column: --help may wrap it. */
-	{ OPT_STRING, 0, "disk-image-path", &opt_disk, "PATH[,ro][,direct][,id=ID]",
-	  "a disk image", "none", NULL },
-	{ OPT_UNSUPPORTED, 0, "balloon", NULL, NULL, "virtio balloon", NULL, NULL },
-	{ OPT_UNSUPPORTED, 't', "tty", NULL, "TTY", "serial on a pty", NULL, NULL },
-	OPT_END_MARKER,
+    {.type = OPT_GROUP, .help = "Basic options:"},
+    {OPT_STRING, 'k', "kernel", &opt_kernel, "FILE", "kernel image to boot", NULL, NULL},
+    {OPT_STRING, 'p', "params", &opt_params, "PARAMS", "kernel command line", "console=ttyS0",
+     NULL},
+    {OPT_CALLBACK, 'm', "mem", &opt_mem, "SIZE", "guest RAM", "256M", mem_cb},
+    {OPT_STRING, 0, "name", &opt_name, "NAME", "guest name", "guest-PID", NULL},
+    {.type = OPT_GROUP, .help = "Debugging:"},
+    {OPT_FLAG, 'd', "debug", &opt_debug, NULL, "verbose log", "off", NULL},
+    {OPT_FLAG, 'q', "quiet", &opt_quiet, NULL, "quiet", NULL, NULL},
+    /* Too wide for the option column: --help may wrap it. */
+    {OPT_STRING, 0, "disk-image-path", &opt_disk, "PATH[,ro][,direct][,id=ID]", "a disk image",
+     "none", NULL},
+    {OPT_UNSUPPORTED, 0, "balloon", NULL, NULL, "virtio balloon", NULL, NULL},
+    {OPT_UNSUPPORTED, 't', "tty", NULL, "TTY", "serial on a pty", NULL, NULL},
+    OPT_END_MARKER,
 };
 
 static void reset(void)
@@ -144,14 +144,14 @@ static int parse_list(int max_pos, const char **err, const char *const *args)
 	return ret;
 }
 
-#define PARSE(max_pos, err, ...) parse_list(max_pos, err, (const char *const[]){ __VA_ARGS__, NULL })
+#define PARSE(max_pos, err, ...) parse_list(max_pos, err, (const char *const[]){__VA_ARGS__, NULL})
 
 /* Success: @want positionals and nothing on stderr. */
 #define EXPECT_OK(want, max_pos, ...)                                                              \
 	do {                                                                                       \
 		const char *_err;                                                                  \
 		int _r = PARSE(max_pos, &_err, __VA_ARGS__);                                       \
-		CHECK_EQ_U64((u64)(s64)_r, (u64)(s64)(want));                                       \
+		CHECK_EQ_U64((u64)(s64)_r, (u64)(s64)(want));                                      \
 		CHECK_STR(_err, "");                                                               \
 	} while (0)
 
@@ -194,6 +194,8 @@ static void test_string_forms(void)
 	EXPECT_OK(0, 1, "--kernel=");
 	CHECK_STR(opt_kernel, "");
 	EXPECT_OK(0, 1, "-k", "");
+	CHECK_STR(opt_kernel, "");
+	EXPECT_OK(0, 1, "--kernel", "");
 	CHECK_STR(opt_kernel, "");
 	/* The next word is the argument even if it looks like an option (parse-options). */
 	EXPECT_OK(0, 1, "-k", "-d");
@@ -247,7 +249,7 @@ static void test_flags(void)
 	/* Nothing given: nothing set. */
 	{
 		const char *err;
-		char *argv[1] = { NULL };
+		char *argv[1] = {NULL};
 
 		reset();
 		capture_begin();
@@ -417,9 +419,9 @@ static void test_usage(void)
 		for (p = entry; p > text && p[-1] == ' '; p--)
 			;
 		CHECK(p[-1] == '\n');
-		/* It ends before the next line that is not a continuation (starts with "-" or text). */
-		for (next = strchr(entry, '\n'); next && next[1];
-		     next = strchr(next + 1, '\n')) {
+		/* It ends before the next line that is not a continuation (starts with "-" or
+		 * text). */
+		for (next = strchr(entry, '\n'); next && next[1]; next = strchr(next + 1, '\n')) {
 			for (p = next + 1; *p == ' '; p++)
 				;
 			if (p == next + 1 || *p == '-' || *p == '\n')
