@@ -15,6 +15,8 @@
 #include "util/log.h"
 #include "vm.h"
 
+#define VCPU_STACK_SIZE (256 * 1024)
+
 static int vm_open_kvm(struct vm *vm)
 {
 	int api, type;
@@ -155,6 +157,7 @@ static void vcpu_kick_handler(int sig)
 int vm_start_vcpus(struct vm *vm)
 {
 	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	pthread_attr_t attr;
 	u32 i;
 
 	if (vm->dry) {
@@ -165,16 +168,25 @@ int vm_start_vcpus(struct vm *vm)
 	/* No SA_RESTART: KVM_RUN must return EINTR. */
 	if (sigaction(SIGUSR1, &sa, NULL) < 0)
 		return -errno;
+	/*
+	 * A vCPU thread needs little stack. The default 8 MiB mapping is big
+	 * enough for a transparent huge page, which a host with THP "always"
+	 * would back with 2 MiB of RAM per vCPU on first touch.
+	 */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
 	for (i = 0; i < vm->nr_vcpus; i++) {
-		int ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		int ret = pthread_create(&vm->vcpus[i].thread, &attr, vcpu_thread, &vm->vcpus[i]);
 
 		if (ret) {
+			pthread_attr_destroy(&attr);
 			pr_err("cannot start vCPU %u thread: %s", i, strerror(ret));
 			vm_request_stop(vm, COHO_EXIT_VMM_ERROR);
 			return -ret;
 		}
 		vm->vcpus[i].thread_started = true;
 	}
+	pthread_attr_destroy(&attr);
 	return 0;
 }
 
