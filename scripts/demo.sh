@@ -8,9 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh >&2
+export E2E_OUT=${E2E_OUT:-$PWD/tests/out/demo}
 # shellcheck source=tests/e2e/lib.sh
 . tests/e2e/lib.sh
-E2E_OUT=${E2E_OUT:-$PWD/tests/out/demo}
 e2e_assets
 
 mode=auto
@@ -24,7 +24,8 @@ e2e_cpio "$guest_root" "$out/guest.cpio.gz" gzip
 
 if [ "$(uname -m)" = aarch64 ] && [ -c /dev/kvm ]; then
 	make -s -j"$(nproc)" >&2
-	exec ./coho run -k "$COHO_KERNEL" -i "$out/guest.cpio.gz" -c 2 -m 256 -p "quiet coho.demo=$mode"
+	./coho run -k "$COHO_KERNEL" -i "$out/guest.cpio.gz" -c 2 -m 256 -p "quiet coho.demo=$mode"
+	exit $?
 fi
 
 make -s -j"$(nproc)" ARCH=arm64 all >&2
@@ -38,8 +39,10 @@ echo "Booting the nested arm64 KVM host (about 10-20 s under emulation), then co
 # --foreground: QEMU must stay in the terminal's foreground process group to read it.
 fg=()
 [ "$mode" = shell ] && fg=(--foreground)
-exec timeout "${fg[@]}" -k 10 "${DEMO_TIMEOUT:-1800}" qemu-system-aarch64 \
+rc=0
+timeout "${fg[@]}" -k 10 "${DEMO_TIMEOUT:-1800}" qemu-system-aarch64 \
 	-M virt,virtualization=on,gic-version=3 -cpu "$E2E_QEMU_CPU" -smp 2 -m 2048 \
 	-nographic -no-reboot -nic none -echr 0x1d \
 	-kernel "$COHO_KERNEL" -initrd "$out/host.cpio" \
-	-append "console=ttyAMA0 quiet panic=-1 coho.demo=$mode"
+	-append "console=ttyAMA0 quiet panic=-1 coho.demo=$mode" || rc=$?
+exit $rc

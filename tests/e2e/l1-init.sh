@@ -1,0 +1,52 @@
+#!/bin/sh
+# /init of the L1 guest (busybox ash): the KVM host that runs the VMM under
+# test. It sources /cases.sh, written by the host script, which calls
+# run_case for each VMM invocation; every case ends in a
+# "COHO-L1 case=NAME rc=N" line. Then it powers off. No set -e: a failing
+# case must never keep the machine from powering off.
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+
+say() { echo "COHO-L1 $*"; }
+
+# run_case NAME COMMAND...: run COMMAND with its stdout on the console,
+# bounded by $CASE_TIMEOUT seconds; report its stderr lines (prefixed) and
+# its exit code.
+CASE_TIMEOUT=${CASE_TIMEOUT:-120}
+# shellcheck disable=SC3043 # busybox ash has local
+run_case() {
+	local name="$1" rc t0 t1
+	shift
+	say "begin case=$name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	timeout -s KILL "$CASE_TIMEOUT" "$@" 2>"/tmp/stderr.$name"
+	rc=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	sed "s/^/COHO-L1 stderr case=$name: /" "/tmp/stderr.$name"
+	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
+}
+
+# dump_file NAME FILE: report FILE's first 4 bytes and its base64 dump.
+dump_file() {
+	if [ -f "$2" ]; then
+		say "file case=$1 size=$(wc -c <"$2") magic=$(hexdump -n 4 -e '4/1 "%02x"' "$2")"
+		say "base64-begin case=$1"
+		base64 "$2"
+		say "base64-end case=$1"
+	else
+		say "file case=$1 missing"
+	fi
+}
+
+say "userspace uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
+if [ -c /dev/kvm ]; then say "kvm=yes"; else say "kvm=no"; fi
+dmesg | grep -iE 'kvm.*(vhe|hyp mode|initialized|GIC)' | sed 's/^/COHO-L1 dmesg: /'
+[ -f /cases.sh ] && . /cases.sh
+say "all-done uptime=$(cut -d' ' -f1 /proc/uptime)"
+sync
+poweroff -f

@@ -1,0 +1,84 @@
+#!/bin/sh
+# /init of the L2 guest (busybox ash). It reports what the guest sees as
+# "COHO-L2 key=value" lines on the console for the host test to check, then
+# powers off. Nothing here may stop the script before the power-off: no set -e.
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+
+say() { echo "COHO-L2 $*"; }
+
+dt=/proc/device-tree
+
+# Print a property as hex bytes without separators.
+dt_hex() { od -An -v -tx1 "$1" 2>/dev/null | tr -d ' \n'; }
+# Print a string-list property with the NULs turned into spaces.
+dt_str() { tr '\0' ' ' <"$1" 2>/dev/null | sed 's/ *$//'; }
+# Print the 32-bit cell property FILE as a decimal number.
+dt_u32() { echo $((0x$(dt_hex "$1"))); }
+
+# The first node (path relative to the DT root) whose compatible contains $1.
+# One grep over every compatible property: each process costs a lot under
+# nested emulation.
+compat_files=$(find $dt/ -name compatible 2>/dev/null)
+# shellcheck disable=SC3043 # busybox ash has local
+dt_find_compatible() {
+	local f
+	# shellcheck disable=SC2086 # a list of paths without spaces
+	f=$(grep -l -F "$1" $compat_files 2>/dev/null | head -n 1)
+	[ -n "$f" ] || return 1
+	f=${f%/compatible}
+	echo "${f#"$dt"}"
+}
+
+say "userspace uptime=$(cut -d' ' -f1 /proc/uptime)"
+say "cpus=$(grep -c '^processor' /proc/cpuinfo)"
+say "cmdline=$(cat /proc/cmdline)"
+if [ -f /payload.bin ]; then
+	say "payload=$(sha256sum /payload.bin | cut -d' ' -f1) size=$(wc -c </payload.bin)"
+else
+	say "payload=missing"
+fi
+
+# Device tree, as the VMM built it.
+say "dt-model=$(dt_str $dt/model)"
+say "dt-psci=$(dt_str $dt/psci/compatible) method=$(dt_str $dt/psci/method)"
+node=$(dt_find_compatible arm,armv8-timer) && say "dt-timer=$node" || say "dt-timer=missing"
+node=$(dt_find_compatible ns16550a) && say "dt-serial=$node" || say "dt-serial=missing"
+node=$(dt_find_compatible arm,pl011) && say "dt-pl011=$node"
+for gic in arm,gic-v3 arm,cortex-a15-gic arm,gic-400 arm,cortex-a9-gic; do
+	node=$(dt_find_compatible $gic) && { say "dt-gic=$gic node=$node"; break; }
+done
+[ -n "$node" ] || say "dt-gic=missing"
+node=$(dt_find_compatible arm,gic-v3-its) && say "dt-its=$node" || say "dt-its=missing"
+node=$(dt_find_compatible arm,pl031) && say "dt-rtc=$node" || say "dt-rtc=missing"
+
+# The memory node: reg is <address size> in the root's cell counts.
+ac=$(dt_u32 $dt/#address-cells) sc=$(dt_u32 $dt/#size-cells)
+mem=
+for d in "$dt"/memory*; do
+	[ "$(dt_str "$d/device_type")" = memory ] && { mem=$d; break; }
+done
+if [ -n "$mem" ]; then
+	reg=$(dt_hex "$mem/reg")
+	base=$(echo "$reg" | cut -c1-$((ac * 8)))
+	size=$(echo "$reg" | cut -c$((ac * 8 + 1))-$(((ac + sc) * 8)))
+	say "dt-memory=${mem#"$dt"} base=0x$base size=0x$size"
+else
+	say "dt-memory=missing"
+fi
+say "mem-total=$(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+
+if [ -e $dt/chosen/linux,initrd-start ]; then
+	say "dt-initrd=0x$(dt_hex $dt/chosen/linux,initrd-start)-0x$(dt_hex $dt/chosen/linux,initrd-end)"
+else
+	say "dt-initrd=missing"
+fi
+[ -e $dt/chosen/bootargs ] && say "dt-bootargs=$(dt_str $dt/chosen/bootargs)"
+[ -e $dt/chosen/stdout-path ] && say "dt-stdout-path=$(dt_str $dt/chosen/stdout-path)"
+
+say "done uptime=$(cut -d' ' -f1 /proc/uptime)"
+poweroff -f

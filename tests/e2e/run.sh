@@ -1,0 +1,341 @@
+#!/bin/bash
+# Nested end-to-end tests of coho on an x86_64 (or any) host:
+#
+#   qemu-system-aarch64 (TCG, virtualization=on)  -> L1: Debian arm64 kernel with KVM
+#     /coho run ...                                -> L2: Debian arm64 kernel + busybox
+#
+# usage: tests/e2e/run.sh COHO_BINARY     the real run (make check-e2e)
+#        tests/e2e/run.sh --selftest      checks the harness itself without coho:
+#                                         L2 kernel+initramfs and the firmware booted
+#                                         directly by QEMU, the L1 plumbing with stub cases
+#
+# Two L1 boots: GICv3 (every boot format, the firmware, --irqchip gicv3-its,
+# --dump-dtb, inputs coho must reject) and GICv2 (--irqchip gicv2 and auto). The L2 guest's /init
+# (l2-init.sh) prints what it sees; this script checks it against what it
+# asked for. One line per assertion ("ok - ..."/"not ok - ..."), then exactly
+# one "e2e: N passed, M failed" line; exit status 1 on any failure.
+# Logs: tests/out/e2e/logs/. Environment: COHO_CACHE (downloads),
+# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 300), E2E_ONLY=gicv3|gicv2.
+
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PASS=0 FAIL=0
+CASE_FAILED=0
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); CASE_FAILED=1; echo "not ok - $*"; }
+# check DESCRIPTION COMMAND...: one assertion; never stops the script.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# expect_eq DESCRIPTION GOT WANT
+expect_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi
+}
+# expect_match DESCRIPTION GOT ERE
+expect_match() {
+	if printf '%s\n' "$2" | grep -qE -- "$3"; then ok "$1"; else not_ok "$1 (got '$2', want /$3/)"; fi
+}
+has_line() { printf '%s\n' "$1" | grep -qF -- "$2"; }
+first_word() { printf '%s\n' "${1%% *}"; }
+
+# --- cases --------------------------------------------------------------
+
+# add_case NAME KIND VMM ARGS...: append a run_case line to $CASES (the L1
+# /cases.sh) and remember NAME's KIND (linux, linux-its, firmware, error, dtb).
+declare -A KIND=()
+ORDER=()
+sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+add_case() {
+	local name=$1 kind=$2 arg line
+	shift 2
+	line="run_case $name"
+	for arg; do line+=" $(sq "$arg")"; done
+	echo "$line" >>"$CASES"
+	KIND[$name]=$kind
+	ORDER+=("$name")
+}
+# params NAME [quiet]: the L2 command line; the coho_e2e token proves -p arrived.
+params() { echo "console=ttyS0 panic=-1${2:+ $2} coho_e2e=$TOKEN-$1"; }
+GUEST=(-i /l2.cpio.gz -c 2 -m 256)
+
+cases_gicv3() {
+	add_case err-garbage error /coho run -k /garbage.img "${GUEST[@]}"
+	add_case err-truncated-image error /coho run -k /truncated.Image "${GUEST[@]}"
+	add_case err-truncated-gz error /coho run -k /truncated.Image.gz "${GUEST[@]}"
+	add_case err-missing-kernel error /coho run -k /no-such-kernel "${GUEST[@]}"
+	add_case err-missing-initrd error /coho run -k /Image -i /no-such-initrd -m 256
+	add_case err-bad-option error /coho run --no-such-option -k /Image
+	add_case err-bad-irqchip error /coho run -k /Image "${GUEST[@]}" --irqchip gicv9
+	add_case firmware firmware /coho run -f /firmware.bin -c 1 -m 256
+	add_case image linux /coho run -k /Image "${GUEST[@]}" -p "$(params image)"
+	add_case imagegz linux /lkvm run -k /Image.gz "${GUEST[@]}" -p "$(params imagegz quiet)"
+	add_case zboot linux /coho run -k /vmlinuz.efi "${GUEST[@]}" -p "$(params zboot quiet)"
+	add_case image-its linux-its /coho run -k /Image "${GUEST[@]}" --irqchip gicv3-its \
+		-p "$(params image-its quiet)"
+	add_case dumpdtb dtb /coho run -k /Image "${GUEST[@]}" -p "$(params dumpdtb quiet)" \
+		--dump-dtb /tmp/coho.dtb
+	echo "dump_file dumpdtb /tmp/coho.dtb" >>"$CASES"
+}
+
+cases_gicv2() {
+	add_case image-gicv2 linux /coho run -k /Image "${GUEST[@]}" --irqchip gicv2 \
+		-p "$(params image-gicv2 quiet)"
+	add_case image-gicv2-auto linux /coho run -k /Image "${GUEST[@]}" --irqchip auto \
+		-p "$(params image-gicv2-auto quiet)"
+}
+
+# --- assertions ---------------------------------------------------------
+
+# expect_linux NAME TEXT RC GIC_ERE SERIAL_KEY: what an L2 Linux guest reported.
+expect_linux() {
+	local n=$1 t=$2 rc=$3 gic=$4 serial=$5 v base size
+	expect_eq "$n: exit code 0 (guest powered off)" "$rc" 0
+	check "$n: L2 reached userspace" has_line "$t" "COHO-L2 userspace"
+	expect_eq "$n: L2 sees 2 CPUs" "$(e2e_value "$t" "COHO-L2 cpus")" 2
+	v=$(e2e_value "$t" "COHO-L2 cmdline")
+	expect_match "$n: -p reached /proc/cmdline" "$v" "(^| )coho_e2e=$TOKEN-$n( |\$)"
+	v=$(e2e_value "$t" "COHO-L2 payload")
+	expect_eq "$n: initrd payload sha256 matches the host's" "$(first_word "$v")" "$PAYLOAD_SHA"
+	expect_match "$n: DT psci compatible" "$(e2e_value "$t" "COHO-L2 dt-psci")" \
+		'arm,psci-(0\.2|1\.0).* method=(hvc|smc)'
+	expect_match "$n: DT has an arm,armv8-timer node" "$(e2e_value "$t" "COHO-L2 dt-timer")" '^/'
+	expect_match "$n: DT has a ${serial/serial/ns16550a} serial node" \
+		"$(e2e_value "$t" "COHO-L2 dt-$serial")" '^/'
+	expect_match "$n: DT interrupt controller" "$(e2e_value "$t" "COHO-L2 dt-gic")" "$gic"
+	v=$(e2e_value "$t" "COHO-L2 dt-memory")
+	base=${v#* base=} base=${base%% *} size=${v##* size=}
+	if [[ $base =~ ^0x[0-9a-f]+$ && $size =~ ^0x[0-9a-f]+$ ]] &&
+		[ $((base)) -eq $((0x40000000)) ] && [ $((size)) -eq $((256 << 20)) ]; then
+		ok "$n: DT memory node is 256 MiB at 0x40000000"
+	else
+		not_ok "$n: DT memory node is 256 MiB at 0x40000000 (got '$v')"
+	fi
+	expect_match "$n: DT chosen/linux,initrd-start" "$(e2e_value "$t" "COHO-L2 dt-initrd")" \
+		'^0x[0-9a-f]+-0x[0-9a-f]+$'
+	check "$n: L2 init ran to the end" has_line "$t" "COHO-L2 done"
+}
+
+# expect_firmware NAME TEXT RC
+expect_firmware() {
+	local n=$1 t=$2 rc=$3
+	expect_eq "$n: exit code 0 (PSCI SYSTEM_OFF)" "$rc" 0
+	check "$n: firmware printed on the UART" has_line "$t" "COHO-FW hello"
+	check "$n: x0 points at an FDT readable with the MMU off" has_line "$t" "COHO-FW dtb=ok"
+	if has_line "$t" "COHO-FW system-off returned"; then
+		not_ok "$n: PSCI SYSTEM_OFF ended the VM (the call returned)"
+	else
+		ok "$n: PSCI SYSTEM_OFF ended the VM"
+	fi
+}
+
+# expect_error NAME TEXT RC: coho must refuse with exit code 2 and one error line.
+expect_error() {
+	local n=$1 t=$2 rc=$3 errs
+	expect_eq "$n: exit code 2" "$rc" 2
+	errs=$(printf '%s\n' "$t" | grep -c "^COHO-L1 stderr case=$n: coho: error: " || true)
+	expect_eq "$n: one 'coho: error:' line on stderr" "$errs" 1
+}
+
+# expect_dtb NAME TEXT RC LOG: --dump-dtb wrote a valid DTB of this VM.
+expect_dtb() {
+	local n=$1 t=$2 rc=$3 log=$4 dtb v
+	dtb=$E2E_OUT/logs/$n.dtb
+	expect_eq "$n: exit code 0" "$rc" 0
+	expect_match "$n: the dump starts with the FDT magic" "$(e2e_value "$(grep "^COHO-L1 file case=$n " "$log")" magic)" '^d00dfeed$'
+	awk -v b="COHO-L1 base64-begin case=$n" -v e="COHO-L1 base64-end case=$n" \
+		'$0 == e { on = 0 } on { print } $0 == b { on = 1 }' "$log" | base64 -d >"$dtb" 2>/dev/null || true
+	if dtc -q -I dtb -O dts -o "$dtb.dts" "$dtb" 2>/dev/null; then
+		ok "$n: dtc decodes the dump ($dtb.dts)"
+	else
+		not_ok "$n: dtc decodes the dump"
+		return 0
+	fi
+	expect_match "$n: DT /chosen/bootargs is the -p text" \
+		"$(fdtget -t s "$dtb" /chosen bootargs 2>&1)" "coho_e2e=$TOKEN-$n( |\$)"
+	for v in arm,armv8-timer ns16550a arm,psci arm,gic-v3 linux,initrd-start; do
+		check "$n: the dumped DT mentions $v" grep -q -- "$v" "$dtb.dts"
+	done
+}
+
+# check_boot LABEL LOG GIC_ERE: check an L1 boot and every case it ran; the L2
+# guests must see an interrupt controller matching GIC_ERE.
+check_boot() {
+	local label=$1 log=$2 gic=$3 n t rc
+	expect_eq "$label: QEMU exited 0 within ${E2E_QEMU_TIMEOUT}s (took ${E2E_QEMU_SECONDS}s)" \
+		"$E2E_QEMU_RC" 0
+	check "$label: L1 has /dev/kvm" grep -q '^COHO-L1 kvm=yes' "$log"
+	for n in "${ORDER[@]}"; do
+		CASE_FAILED=0
+		t=$(e2e_section "$log" "$n")
+		printf '%s\n' "$t" >"$E2E_OUT/logs/case-$n.log"
+		rc=$(e2e_value "$(printf '%s\n' "$t" | tail -n 1)" "COHO-L1 case=$n rc")
+		if [ -z "$rc" ]; then
+			if [ -n "$t" ]; then
+				not_ok "$n: case ran to completion in L1"
+				e2e_tail "$E2E_OUT/logs/case-$n.log" 30
+			else
+				not_ok "$n: case ran to completion in L1 (it never started)"
+			fi
+			continue
+		fi
+		echo "# $n: rc=$(first_word "$rc") ${rc#* }"
+		printf '%s\n' "$t" | sed -n "s/^COHO-L1 stderr case=$n: \(coho: error: .*\)/#   \1/p"
+		rc=$(first_word "$rc")
+		case ${KIND[$n]} in
+		linux) expect_linux "$n" "$t" "$rc" "$gic" serial ;;
+		linux-its)
+			expect_linux "$n" "$t" "$rc" "$gic" serial
+			expect_match "$n: DT has an arm,gic-v3-its node" \
+				"$(e2e_value "$t" "COHO-L2 dt-its")" '^/'
+			;;
+		firmware) expect_firmware "$n" "$t" "$rc" ;;
+		error) expect_error "$n" "$t" "$rc" ;;
+		dtb) expect_dtb "$n" "$t" "$rc" "$log" ;;
+		esac
+		[ "$CASE_FAILED" -eq 0 ] || e2e_tail "$E2E_OUT/logs/case-$n.log" 30
+	done
+	check "$label: L1 ran every case and powered off" grep -q '^COHO-L1 all-done' "$log"
+}
+
+# --- the two modes ------------------------------------------------------
+
+prepare() {
+	e2e_assets
+	e2e_build_tools
+	e2e_kernel_fixtures
+	rm -f "$E2E_OUT"/logs/*
+	TOKEN=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+	# A random payload of 1-4 MiB rides in the L2 initramfs.
+	head -c $(((1 << 20) + $(od -An -N4 -tu4 /dev/urandom) % (3 << 20))) /dev/urandom \
+		>"$E2E_OUT/assets/payload.bin"
+	PAYLOAD_SHA=$(sha256sum "$E2E_OUT/assets/payload.bin" | cut -d' ' -f1)
+	L2_INITRD=$E2E_OUT/assets/l2.cpio.gz
+	e2e_l2_initramfs "$L2_INITRD" "$E2E_OUT/assets/payload.bin"
+	echo "# kernel $COHO_KVER, payload $(stat -c %s "$E2E_OUT/assets/payload.bin") bytes, token $TOKEN"
+}
+
+run_real() {
+	local vmm=$1 gic files work
+	e2e_mktemp work
+	for gic in 3 2; do
+		[ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "gicv$gic" ] || continue
+		CASES=$E2E_OUT/logs/cases-gicv$gic.sh ORDER=()
+		: >"$CASES"
+		files=(coho="$vmm" lkvm=@coho Image="$E2E_IMAGE" l2.cpio.gz="$L2_INITRD")
+		if [ "$gic" = 3 ]; then
+			cases_gicv3
+			files+=(Image.gz="$E2E_IMAGE_GZ" vmlinuz.efi="$E2E_ZBOOT" firmware.bin="$E2E_FIRMWARE"
+				garbage.img="$E2E_GARBAGE" truncated.Image="$E2E_TRUNC_IMAGE"
+				truncated.Image.gz="$E2E_TRUNC_GZ")
+		else
+			cases_gicv2
+		fi
+		e2e_l1_initramfs "$work/l1-gicv$gic.cpio" "$CASES" "${files[@]}"
+		echo "# booting L1 with GICv$gic ($(stat -c %s "$work/l1-gicv$gic.cpio") byte initramfs)"
+		e2e_boot_l1 "$E2E_OUT/logs/l1-gicv$gic.log" "$gic" "$work/l1-gicv$gic.cpio"
+		if [ "$gic" = 3 ]; then
+			check_boot "L1 GICv3" "$E2E_OUT/logs/l1-gicv3.log" 'arm,gic-v3'
+		else
+			check_boot "L1 GICv2" "$E2E_OUT/logs/l1-gicv2.log" \
+				'arm,(cortex-a15-gic|gic-400|cortex-a9-gic)'
+		fi
+		[ "$E2E_QEMU_RC" -eq 0 ] || e2e_tail "$E2E_OUT/logs/l1-gicv$gic.log" 60
+		rm -f "$work/l1-gicv$gic.cpio"
+	done
+}
+
+# --selftest: validate the harness's own pieces without coho.
+run_selftest() {
+	local log t n off size blob work
+	e2e_mktemp work
+	# 1. The L2 kernel and initramfs booted directly by QEMU (PL011, no KVM),
+	#    once as Image and once as Image.gz: the L2 /init and the checks.
+	for n in image imagegz; do
+		log=$E2E_OUT/logs/selftest-$n.log
+		t=$E2E_IMAGE
+		[ "$n" = image ] || t=$E2E_IMAGE_GZ
+		e2e_qemu "$log" "$E2E_QEMU_TIMEOUT" -M virt,gic-version=3 -cpu "$E2E_QEMU_CPU" \
+			-smp 2 -m 256 -nographic -no-reboot -nic none -kernel "$t" -initrd "$L2_INITRD" \
+			-append "console=ttyAMA0 panic=-1 coho_e2e=$TOKEN-$n"
+		echo "# selftest $n: QEMU rc=$E2E_QEMU_RC in ${E2E_QEMU_SECONDS}s"
+		CASE_FAILED=0
+		expect_linux "$n" "$(cat "$log")" "$E2E_QEMU_RC" 'arm,gic-v3' pl011
+		[ "$CASE_FAILED" -eq 0 ] || e2e_tail "$log" 30
+	done
+	# 2. The firmware, built for QEMU's PL011, booted by QEMU.
+	log=$E2E_OUT/logs/selftest-firmware.log
+	e2e_qemu "$log" 60 -M virt -cpu max -m 256 -nographic -no-reboot -nic none \
+		-kernel "$E2E_FIRMWARE_PL011"
+	expect_firmware firmware "$(cat "$log")" "$E2E_QEMU_RC"
+	# 3. The zboot wrapper: header fields and a payload that inflates to the Image.
+	off=$(od -An -tu4 -j 8 -N 4 "$E2E_ZBOOT" | tr -d ' ')
+	size=$(od -An -tu4 -j 12 -N 4 "$E2E_ZBOOT" | tr -d ' ')
+	expect_eq "zboot: MZ, zimg and gzip in the header" \
+		"$(head -c 8 "$E2E_ZBOOT" | tr -d '\0')/$(dd if="$E2E_ZBOOT" bs=1 skip=24 count=4 2>/dev/null)" \
+		"MZzimg/gzip"
+	check "zboot: the payload inflates to the Image" cmp -s "$E2E_IMAGE" \
+		<(tail -c +$((off + 1)) "$E2E_ZBOOT" | head -c "$size" | gunzip)
+	# 4. The L1 plumbing: stub cases instead of coho, a file round trip.
+	CASES=$E2E_OUT/logs/cases-selftest.sh ORDER=()
+	: >"$CASES"
+	add_case st-ok error /bin/sh -c 'echo "coho: error: stub" >&2; echo hello; exit 2'
+	# shellcheck disable=SC2016 # $1 is for the stub's shell
+	add_case st-quote error /bin/sh -c 'test "$1" = "a b'"'"'c" || exit 9; echo "coho: error: q" >&2; exit 2' sh "a b'c"
+	add_case st-hang error /bin/sh -c 'sleep 100'
+	sed -i 's/^run_case st-hang/CASE_TIMEOUT=2 run_case st-hang/' "$CASES"
+	echo "dump_file st-dump /blob.bin" >>"$CASES"
+	blob=$work/blob.bin
+	head -c 3000 /dev/urandom >"$blob"
+	e2e_l1_initramfs "$work/l1-selftest.cpio" "$CASES" blob.bin="$blob"
+	log=$E2E_OUT/logs/l1-selftest.log
+	e2e_boot_l1 "$log" 3 "$work/l1-selftest.cpio"
+	echo "# selftest L1: QEMU rc=$E2E_QEMU_RC in ${E2E_QEMU_SECONDS}s," \
+		"userspace at $(e2e_value "$(cat "$log")" "COHO-L1 userspace uptime" | cut -d' ' -f1)s"
+	expect_eq "L1: QEMU exited 0" "$E2E_QEMU_RC" 0
+	check "L1: /dev/kvm present" grep -q '^COHO-L1 kvm=yes' "$log"
+	t=$(e2e_section "$log" st-ok)
+	expect_error st-ok "$t" "$(first_word "$(e2e_value "$t" "COHO-L1 case=st-ok rc")")"
+	check "st-ok: stdout passes through" has_line "$t" hello
+	t=$(e2e_section "$log" st-quote)
+	expect_eq "st-quote: arguments keep spaces and quotes" \
+		"$(first_word "$(e2e_value "$t" "COHO-L1 case=st-quote rc")")" 2
+	t=$(e2e_section "$log" st-hang)
+	expect_match "st-hang: the per-case timeout kills a hung VMM" \
+		"$(first_word "$(e2e_value "$t" "COHO-L1 case=st-hang rc")")" '^(137|124)$'
+	awk '$0 == "COHO-L1 base64-end case=st-dump" { on = 0 } on { print }
+		$0 == "COHO-L1 base64-begin case=st-dump" { on = 1 }' "$log" | base64 -d >"$blob.back" || true
+	check "st-dump: a file survives the base64 trip over the console" cmp -s "$blob" "$blob.back"
+}
+
+main() {
+	local start
+	start=$(date +%s)
+	case ${1:-} in
+	--selftest)
+		prepare
+		run_selftest
+		;;
+	"" | -h | --help)
+		sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+		exit 2
+		;;
+	*)
+		e2e_check_vmm "$1"
+		prepare
+		run_real "$1"
+		;;
+	esac
+	echo "# total $(($(date +%s) - start))s, logs in ${E2E_OUT#"$E2E_ROOT"/}/logs"
+	echo "e2e: $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
+
+# Sourcing the file (to try the assertions on a saved log) defines everything but runs nothing.
+# (main runs inside "if", not after "||", so that set -e stays in force in it.)
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	main "$@"
+fi
