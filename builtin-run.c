@@ -99,43 +99,91 @@ static int opt_console(void *value, const char *arg, const char *opt)
 }
 
 #define UNSUPPORTED(s, l, a, why)                                                                  \
-	{ .type = OPT_UNSUPPORTED, .short_name = s, .long_name = l, .argh = a, .help = why }
+	{                                                                                          \
+		.type = OPT_UNSUPPORTED, .short_name = s, .long_name = l, .argh = a, .help = why   \
+	}
 
 static struct run_opts opts;
 
 static const struct option_spec run_options[] = {
 	{ .type = OPT_GROUP, .help = "Basic options:" },
-	{ .type = OPT_STRING, .long_name = "name", .value = &opts.cfg.name, .argh = "NAME",
-	  .help = "guest name", .def = "guest-PID" },
-	{ .type = OPT_CALLBACK, .short_name = 'c', .long_name = "cpus", .value = &opts,
-	  .argh = "N", .help = "number of vCPUs", .def = "host's online CPUs, at most 8",
+	{ .type = OPT_STRING,
+	  .long_name = "name",
+	  .value = &opts.cfg.name,
+	  .argh = "NAME",
+	  .help = "guest name",
+	  .def = "guest-PID" },
+	{ .type = OPT_CALLBACK,
+	  .short_name = 'c',
+	  .long_name = "cpus",
+	  .value = &opts,
+	  .argh = "N",
+	  .help = "number of vCPUs",
+	  .def = "host's online CPUs, at most 8",
 	  .cb = opt_cpus },
-	{ .type = OPT_CALLBACK, .short_name = 'm', .long_name = "mem", .value = &opts,
-	  .argh = "SIZE", .help = "guest RAM; a bare number is MiB, or K/M/G/T suffix",
-	  .def = "256 MiB + 32 MiB per vCPU beyond 4", .cb = opt_mem },
-	{ .type = OPT_CALLBACK, .long_name = "console", .value = &opts.cfg, .argh = "serial",
-	  .help = "guest console device", .def = "serial", .cb = opt_console },
-	{ .type = OPT_FLAG, .short_name = 'h', .long_name = "help", .value = &opts.help,
+	{ .type = OPT_CALLBACK,
+	  .short_name = 'm',
+	  .long_name = "mem",
+	  .value = &opts,
+	  .argh = "SIZE",
+	  .help = "guest RAM; a bare number is MiB, or K/M/G/T suffix",
+	  .def = "256 MiB + 32 MiB per vCPU beyond 4",
+	  .cb = opt_mem },
+	{ .type = OPT_CALLBACK,
+	  .long_name = "console",
+	  .value = &opts.cfg,
+	  .argh = "serial",
+	  .help = "guest console device",
+	  .def = "serial",
+	  .cb = opt_console },
+	{ .type = OPT_FLAG,
+	  .short_name = 'h',
+	  .long_name = "help",
+	  .value = &opts.help,
 	  .help = "show this help" },
 	{ .type = OPT_GROUP, .help = "Kernel options:" },
-	{ .type = OPT_STRING, .short_name = 'k', .long_name = "kernel", .value = &opts.cfg.kernel,
-	  .argh = "FILE", .help = "kernel: Image, Image.gz or EFI zboot vmlinuz" },
-	{ .type = OPT_STRING, .short_name = 'i', .long_name = "initrd", .value = &opts.cfg.initrd,
-	  .argh = "FILE", .help = "initial RAM disk" },
-	{ .type = OPT_STRING, .short_name = 'p', .long_name = "params", .value = &opts.cfg.params,
-	  .argh = "PARAMS", .help = "kernel command line (console=ttyS0 is added unless it names "
-				   "a console)" },
-	{ .type = OPT_STRING, .short_name = 'f', .long_name = "firmware",
-	  .value = &opts.cfg.firmware, .argh = "FILE",
+	{ .type = OPT_STRING,
+	  .short_name = 'k',
+	  .long_name = "kernel",
+	  .value = &opts.cfg.kernel,
+	  .argh = "FILE",
+	  .help = "kernel: Image, Image.gz or EFI zboot vmlinuz" },
+	{ .type = OPT_STRING,
+	  .short_name = 'i',
+	  .long_name = "initrd",
+	  .value = &opts.cfg.initrd,
+	  .argh = "FILE",
+	  .help = "initial RAM disk" },
+	{ .type = OPT_STRING,
+	  .short_name = 'p',
+	  .long_name = "params",
+	  .value = &opts.cfg.params,
+	  .argh = "PARAMS",
+	  .help = "kernel command line (console=ttyS0 is added unless it names "
+		  "a console)" },
+	{ .type = OPT_STRING,
+	  .short_name = 'f',
+	  .long_name = "firmware",
+	  .value = &opts.cfg.firmware,
+	  .argh = "FILE",
 	  .help = "firmware loaded at the RAM base and run instead of a kernel; x0 = DTB" },
 	{ .type = OPT_GROUP, .help = "Arch options:" },
-	{ .type = OPT_CALLBACK, .long_name = "irqchip", .value = &opts.cfg,
-	  .argh = "auto|gicv3|gicv3-its|gicv2", .help = "interrupt controller", .def = "auto",
+	{ .type = OPT_CALLBACK,
+	  .long_name = "irqchip",
+	  .value = &opts.cfg,
+	  .argh = "auto|gicv3|gicv3-its|gicv2",
+	  .help = "interrupt controller",
+	  .def = "auto",
 	  .cb = opt_irqchip },
-	{ .type = OPT_STRING, .long_name = "dump-dtb", .value = &opts.cfg.dump_dtb,
-	  .argh = "FILE", .help = "write the guest device tree to FILE and exit" },
+	{ .type = OPT_STRING,
+	  .long_name = "dump-dtb",
+	  .value = &opts.cfg.dump_dtb,
+	  .argh = "FILE",
+	  .help = "write the guest device tree to FILE and exit" },
 	{ .type = OPT_GROUP, .help = "Debug options:" },
-	{ .type = OPT_FLAG, .long_name = "debug", .value = &opts.cfg.debug,
+	{ .type = OPT_FLAG,
+	  .long_name = "debug",
+	  .value = &opts.cfg.debug,
 	  .help = "log what coho does: placement, cache cleaning, exits" },
 	{ .type = OPT_GROUP, .help = "kvmtool options not supported yet (rejected):" },
 	UNSUPPORTED('d', "disk", "IMAGE", "virtio-blk and 9p arrive with virtio support"),
@@ -180,7 +228,8 @@ static void run_defaults(struct run_opts *o)
 		o->cfg.nr_cpus = online < 1 ? 1 : online > 8 ? 8 : (u32)online;
 	/* Enough for a distribution kernel and an initramfs; kvmtool scales with vCPUs too. */
 	if (!o->mem_set)
-		o->cfg.ram_size = (256 + 32 * (o->cfg.nr_cpus > 4 ? o->cfg.nr_cpus - 4 : 0)) * SZ_1M;
+		o->cfg.ram_size =
+		    (256 + 32 * (o->cfg.nr_cpus > 4 ? o->cfg.nr_cpus - 4 : 0)) * SZ_1M;
 	if (!o->cfg.name) {
 		snprintf(o->name_buf, sizeof(o->name_buf), "guest-%d", (int)getpid());
 		o->cfg.name = o->name_buf;
@@ -273,7 +322,8 @@ static void supervise(struct vm *vm, struct uart8250 *uart, int sigfd, bool tty)
 				pr_debug("uart wake: %s", strerror(errno));
 		} else if (fds[2].fd == STDIN_FILENO && fds[2].revents) {
 			u8 buf[256];
-			ssize_t n = read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
+			ssize_t n =
+			    read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
 
 			if (n > 0)
 				console_feed(&con, buf, (size_t)n);
@@ -352,9 +402,8 @@ static int run_vm(struct vm_config *cfg)
 	}
 	tty = term_enter_raw(STDIN_FILENO);
 	pr_debug("%u vCPUs, %llu MiB RAM, entry 0x%llx, DTB 0x%llx; ready after %llu us",
-		 vm.nr_vcpus, (unsigned long long)(vm.mem.size >> 20),
-		 (unsigned long long)bi.entry, (unsigned long long)bi.dtb_addr,
-		 (unsigned long long)elapsed_us(&t0));
+		 vm.nr_vcpus, (unsigned long long)(vm.mem.size >> 20), (unsigned long long)bi.entry,
+		 (unsigned long long)bi.dtb_addr, (unsigned long long)elapsed_us(&t0));
 	ret = vm_start_vcpus(&vm);
 	if (ret) {
 		code = vm.dry ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;

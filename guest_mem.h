@@ -19,9 +19,9 @@
 #define GUEST_MEM_ALIGN SZ_2M
 
 struct guest_mem {
-	u64 base;	/* guest physical address of the first RAM byte */
-	u64 size;	/* bytes of RAM */
-	u8 *host;	/* host mapping of RAM, size bytes */
+	u64 base;		  /* guest physical address of the first RAM byte */
+	u64 size;		  /* bytes of RAM */
+	u8 *host;		  /* host mapping of RAM, size bytes */
 	struct range_set written; /* guest physical ranges written by the VMM */
 };
 

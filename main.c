@@ -24,7 +24,7 @@ static const struct command commands[] = {
 };
 
 /* kvmtool commands that coho does not have yet: named so the error is clear. */
-static const char *const later_commands[] = { "list", "stop", "pause", "resume", "debug",
+static const char *const later_commands[] = { "list",	 "stop",  "pause",   "resume", "debug",
 					      "balloon", "setup", "sandbox", "stat" };
 
 static int cmd_version(int argc, char **argv)

@@ -64,8 +64,8 @@ bool mmio_bus_access(struct mmio_bus *bus, u64 addr, u8 *data, u32 len, bool is_
 		if (!is_write)
 			memset(data, 0, len > 8 ? 8 : len);
 		if (__atomic_fetch_add(&bus->unhandled, 1, __ATOMIC_RELAXED) < 8)
-			pr_debug("unhandled MMIO %s of %u bytes at 0x%llx", is_write ? "write" : "read",
-				 len, (unsigned long long)addr);
+			pr_debug("unhandled MMIO %s of %u bytes at 0x%llx",
+				 is_write ? "write" : "read", len, (unsigned long long)addr);
 		return false;
 	}
 	r->fn(r->opaque, addr - r->base, data, len, is_write);

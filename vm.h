@@ -10,7 +10,7 @@
 #include "util/types.h"
 
 enum irqchip_kind {
-	IRQCHIP_AUTO,	   /* best available: GICv3 + ITS, GICv3, GICv2 */
+	IRQCHIP_AUTO, /* best available: GICv3 + ITS, GICv3, GICv2 */
 	IRQCHIP_GICV3,
 	IRQCHIP_GICV3_ITS,
 	IRQCHIP_GICV2,
@@ -54,9 +54,9 @@ struct vm {
 	size_t run_size;
 	struct arch_vm arch;
 
-	int stop_efd;	/* readable once the VM is stopping */
-	int exit_code;	/* first stop reason wins */
-	int stopping;	/* atomic */
+	int stop_efd;  /* readable once the VM is stopping */
+	int exit_code; /* first stop reason wins */
+	int stopping;  /* atomic */
 };
 
 /* Open KVM, create the VM, its RAM, its vCPUs and the interrupt controller. */

@@ -45,9 +45,10 @@ int arm64_plan_boot(const struct boot_plan_req *req, struct boot_plan *plan)
 		return -ENOSPC;
 	}
 	if (initrd_end > limit) {
-		pr_err("initrd (%llu MiB) does not fit in the first %llu MiB of guest RAM after the "
-		       "kernel and DTB",
-		       MIB(req->initrd_size), MIB(ARM_BOOT_WINDOW));
+		pr_err(
+		    "initrd (%llu MiB) does not fit in the first %llu MiB of guest RAM after the "
+		    "kernel and DTB",
+		    MIB(req->initrd_size), MIB(ARM_BOOT_WINDOW));
 		return -ENOSPC;
 	}
 	plan->dtb_addr = dtb;

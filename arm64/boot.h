@@ -8,7 +8,7 @@ struct vm;
 
 /* Where the DTB and initrd go, given what is already loaded at the RAM base. */
 struct boot_plan_req {
-	u64 ram_base;	 /* 2 MiB aligned */
+	u64 ram_base; /* 2 MiB aligned */
 	u64 ram_size;
 	u64 payload_end; /* first byte after the kernel (BSS included) or firmware */
 	u64 initrd_size; /* 0: no initrd */
@@ -29,7 +29,7 @@ int arm64_plan_boot(const struct boot_plan_req *req, struct boot_plan *plan);
 
 /* What arm64_boot_load() put where. */
 struct boot_info {
-	u64 entry;	/* PC of the boot vCPU */
+	u64 entry; /* PC of the boot vCPU */
 	u64 dtb_addr;
 	u64 dtb_size;
 	u64 kernel_addr, kernel_end; /* 0 when booting firmware only */

@@ -64,8 +64,8 @@ void cache_log_stats(const struct guest_mem *m, const struct range_set *ranges,
 	pr_debug("clean %s: %zu ranges, %llu bytes, %llu lines of %u bytes, %llu us%s "
 		 "(RAM %llu MiB, %.2f%% of it cleaned)",
 		 pass, st->ranges, (unsigned long long)st->bytes, (unsigned long long)st->lines,
-		 st->line_size, (unsigned long long)st->usecs, st->real ? "" : " (no-op: not arm64)",
-		 (unsigned long long)(m->size >> 20),
+		 st->line_size, (unsigned long long)st->usecs,
+		 st->real ? "" : " (no-op: not arm64)", (unsigned long long)(m->size >> 20),
 		 m->size ? 100.0 * (double)st->bytes / (double)m->size : 0.0);
 }
 

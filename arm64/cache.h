@@ -6,12 +6,12 @@
 #include "util/types.h"
 
 struct clean_stats {
-	u32 line_size;	/* bytes per D-cache line (CTR_EL0.DminLine) */
-	size_t ranges;	/* merged, line-aligned ranges cleaned */
-	u64 bytes;	/* bytes covered by those ranges */
-	u64 lines;	/* DC CVAC instructions issued */
-	u64 usecs;	/* wall time of the clean, DSB included */
-	bool real;	/* false where DC CVAC does not exist (non-arm64 builds) */
+	u32 line_size; /* bytes per D-cache line (CTR_EL0.DminLine) */
+	size_t ranges; /* merged, line-aligned ranges cleaned */
+	u64 bytes;     /* bytes covered by those ranges */
+	u64 lines;     /* DC CVAC instructions issued */
+	u64 usecs;     /* wall time of the clean, DSB included */
+	bool real;     /* false where DC CVAC does not exist (non-arm64 builds) */
 };
 
 /* Smallest D-cache line of this CPU (4 << CTR_EL0.DminLine); 64 off arm64. */

@@ -31,15 +31,15 @@
 #include "arm64/image.h"
 #include "util/log.h"
 
-#define IMAGE_HDR_SIZE 0x40
-#define IMAGE_MAGIC 0x644d5241 /* "ARM\x64" */
+#define IMAGE_HDR_SIZE	      0x40
+#define IMAGE_MAGIC	      0x644d5241 /* "ARM\x64" */
 #define IMAGE_OLD_TEXT_OFFSET 0x80000ULL
-#define IMAGE_FLAG_BE (1ULL << 0)
+#define IMAGE_FLAG_BE	      (1ULL << 0)
 #define IMAGE_FLAG_PAGE_SHIFT 1
-#define IMAGE_FLAG_PAGE_MASK 3ULL
+#define IMAGE_FLAG_PAGE_MASK  3ULL
 
-#define PE_SIG_SIZE 4 /* "PE\0\0" */
-#define COFF_HDR_SIZE 20
+#define PE_SIG_SIZE	4 /* "PE\0\0" */
+#define COFF_HDR_SIZE	20
 #define PE_SECTION_SIZE 40
 /* The PE/COFF specification limits the section count to 96; the kernel uses 2-4. */
 #define PE_MAX_SECTIONS 96
@@ -48,7 +48,7 @@
 #define ZBOOT_TYPE_MAX (0x38 - ZBOOT_TYPE_OFF) /* LINUX_PE_MAGIC follows at 0x38 */
 
 /* Input buffer of the decompressor and the largest piece inflated per call. */
-#define GZ_IN_BUF (64 * 1024)
+#define GZ_IN_BUF    (64 * 1024)
 #define GZ_OUT_CHUNK (4 * SZ_1M)
 
 const char *kernel_format_name(enum kernel_format f)
@@ -389,7 +389,7 @@ static int gz_check_trailer(struct gz_src *src, z_stream *zs, const char *path)
 static int load_gzip(struct guest_mem *m, u64 base, const char *path, int fd, u64 off, u64 len,
 		     struct kernel_info *ki)
 {
-	struct gz_src src = {.fd = fd, .off = off, .left = len};
+	struct gz_src src = { .fd = fd, .off = off, .left = len };
 	u8 hdr[IMAGE_HDR_SIZE], spill;
 	u64 done = 0, max_len;
 	char what[512];
@@ -509,7 +509,7 @@ static int load_zboot(struct guest_mem *m, u64 base, const char *path, int fd, c
 
 int kernel_load(struct guest_mem *m, u64 base, const char *path, struct kernel_info *ki)
 {
-	u8 hdr[IMAGE_HDR_SIZE] = {0};
+	u8 hdr[IMAGE_HDR_SIZE] = { 0 };
 	u64 size, got = 0;
 	struct stat st;
 	int fd, ret;

@@ -20,31 +20,32 @@ enum {
 	UART_SCR = 7,
 };
 
-#define IER_RDI 0x01  /* received data available */
-#define IER_THRI 0x02 /* transmitter holding register empty */
-#define IIR_NONE 0x01
-#define IIR_THRI 0x02
-#define IIR_RDI 0x04
-#define IIR_FIFO 0xc0
-#define FCR_ENABLE 0x01
+#define IER_RDI	     0x01 /* received data available */
+#define IER_THRI     0x02 /* transmitter holding register empty */
+#define IIR_NONE     0x01
+#define IIR_THRI     0x02
+#define IIR_RDI	     0x04
+#define IIR_FIFO     0xc0
+#define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
-#define LCR_DLAB 0x80
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
-#define MCR_OUT1 0x04
-#define MCR_OUT2 0x08
-#define MCR_LOOP 0x10
-#define LSR_DR 0x01
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
+#define LCR_DLAB     0x80
+#define MCR_DTR	     0x01
+#define MCR_RTS	     0x02
+#define MCR_OUT1     0x04
+#define MCR_OUT2     0x08
+#define MCR_LOOP     0x10
+#define LSR_DR	     0x01
+#define LSR_THRE     0x20
+#define LSR_TEMT     0x40
+#define MSR_CTS	     0x10
+#define MSR_DSR	     0x20
+#define MSR_RI	     0x40
+#define MSR_DCD	     0x80
 
 static void uart_update_irq(struct uart8250 *u)
 {
-	bool level = ((u->ier & IER_RDI) && u->rx_count) || ((u->ier & IER_THRI) && u->thre_pending);
+	bool level =
+	    ((u->ier & IER_RDI) && u->rx_count) || ((u->ier & IER_THRI) && u->thre_pending);
 
 	if (level != u->irq_level) {
 		u->irq_level = level;

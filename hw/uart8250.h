@@ -20,14 +20,14 @@ struct uart8250 {
 	struct vm *vm;
 	u32 spi;
 	int out_fd;
-	int wake_fd;	/* eventfd: written when a full RX FIFO gains room */
+	int wake_fd; /* eventfd: written when a full RX FIFO gains room */
 	u8 rx[UART8250_RX_SIZE];
 	u32 rx_head;
 	u32 rx_count;
 	u8 ier, lcr, mcr, fcr, scr, dll, dlm;
 	bool thre_pending; /* "transmitter holding register empty" interrupt */
 	bool irq_level;
-	bool out_broken;   /* output fd failed: stop trying, keep the guest running */
+	bool out_broken; /* output fd failed: stop trying, keep the guest running */
 };
 
 /* Register the UART at @base on the VM's MMIO bus. -errno. */

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(gcc make qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-      binutils-aarch64-linux-gnu device-tree-compiler cpio libfdt-dev zlib1g-dev xz-utils)
+      binutils-aarch64-linux-gnu device-tree-compiler cpio libfdt-dev zlib1g-dev xz-utils
+      clang-format git)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

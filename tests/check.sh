@@ -3,7 +3,7 @@
 # line totalling them. Exits non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-suites=(check-unit check-asan check-arm64-unit check-e2e)
+suites=(check-format check-unit check-asan check-arm64-unit check-e2e)
 [ -n "${COHO_SUITES:-}" ] && read -r -a suites <<<"$COHO_SUITES"
 jobs=-j$(nproc)
 pass=0 fail=0 bad=()

@@ -51,8 +51,7 @@ static int apply(const struct option_spec *o, const char *arg, const char *name)
 	}
 }
 
-int options_parse(const struct option_spec *specs, int argc, char **argv, char **pos,
-		  int max_pos)
+int options_parse(const struct option_spec *specs, int argc, char **argv, char **pos, int max_pos)
 {
 	int npos = 0, i;
 	bool only_pos = false;

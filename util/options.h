@@ -25,21 +25,23 @@ struct option_spec {
 	char short_name;
 	const char *long_name;
 	void *value;
-	const char *argh;	/* argument name in --help; NULL: no argument */
+	const char *argh; /* argument name in --help; NULL: no argument */
 	const char *help;
-	const char *def;	/* default shown in --help, or NULL */
+	const char *def; /* default shown in --help, or NULL */
 	int (*cb)(void *value, const char *arg, const char *opt);
 };
 
-#define OPT_END_MARKER { .type = OPT_END }
+#define OPT_END_MARKER                                                                             \
+	{                                                                                          \
+		.type = OPT_END                                                                    \
+	}
 
 /*
  * Parse @argv (without the command name). Positional arguments are stored
  * in @pos (up to @max_pos). Returns the number of positionals, or -1 after
  * printing one "coho: error: ..." line.
  */
-int options_parse(const struct option_spec *specs, int argc, char **argv, char **pos,
-		  int max_pos);
+int options_parse(const struct option_spec *specs, int argc, char **argv, char **pos, int max_pos);
 
 /* Print every option with its argument, help and default. */
 void options_usage(FILE *f, const char *usage, const struct option_spec *specs);

@@ -13,11 +13,11 @@ typedef uint64_t u64;
 typedef int64_t s64;
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define SZ_4K 0x1000ULL
-#define SZ_64K 0x10000ULL
-#define SZ_1M 0x100000ULL
-#define SZ_2M 0x200000ULL
-#define SZ_1G 0x40000000ULL
+#define SZ_4K	      0x1000ULL
+#define SZ_64K	      0x10000ULL
+#define SZ_1M	      0x100000ULL
+#define SZ_2M	      0x200000ULL
+#define SZ_1G	      0x40000000ULL
 
 /* Power-of-two alignment; callers check for overflow with align_up_checked(). */
 #define ALIGN_DOWN(x, a) ((x) & ~((u64)(a)-1))

@@ -112,8 +112,9 @@ int arch_irqchip_create(struct vm *vm)
 		return -ENODEV;
 	}
 	if (want == IRQCHIP_GICV2 && !has_v2) {
-		pr_err("this host's KVM cannot emulate a GICv2 (a GICv3 without v2 compatibility?); "
-		       "try --irqchip gicv3");
+		pr_err(
+		    "this host's KVM cannot emulate a GICv2 (a GICv3 without v2 compatibility?); "
+		    "try --irqchip gicv3");
 		return -ENODEV;
 	}
 	if (want == IRQCHIP_GICV2 && vm->nr_vcpus > ARM_GICV2_MAX_CPUS) {

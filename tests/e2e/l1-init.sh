@@ -43,6 +43,37 @@ dump_file() {
 	fi
 }
 
+# run_signal_case NAME SIGNAL COMMAND...: run COMMAND with stdin on the
+# console (a terminal, so coho switches it to raw mode), wait until the L2
+# guest says it is holding, send SIGNAL, and report the exit code and
+# whether the terminal settings came back exactly.
+run_signal_case() {
+	local name=$1 sig=$2 pid rc i before after t0 t1
+	shift 2
+	say "begin case=$name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	before=$(stty -g </dev/console)
+	"$@" </dev/console >/tmp/out.$name 2>/tmp/stderr.$name &
+	pid=$!
+	i=0
+	while [ $i -lt 1200 ] && ! grep -q 'COHO-L2 holding' /tmp/out.$name; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -s "$sig" $pid
+	i=0
+	while [ $i -lt 300 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	kill -s KILL $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	after=$(stty -g </dev/console)
+	tr -d '\r' </tmp/out.$name
+	sed "s/^/COHO-L1 stderr case=$name: /" /tmp/stderr.$name
+	if [ "$before" = "$after" ]; then say "tty-restored case=$name yes"; else say "tty-restored case=$name no"; fi
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
+}
+
 say "userspace uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 if [ -c /dev/kvm ]; then say "kvm=yes"; else say "kvm=no"; fi
 dmesg | grep -iE 'kvm.*(vhe|hyp mode|initialized|GIC)' | sed 's/^/COHO-L1 dmesg: /'

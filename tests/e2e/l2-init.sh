@@ -81,4 +81,9 @@ fi
 [ -e $dt/chosen/stdout-path ] && say "dt-stdout-path=$(dt_str $dt/chosen/stdout-path)"
 
 say "done uptime=$(cut -d' ' -f1 /proc/uptime)"
+# coho_e2e_hold: stay up until the VMM is stopped from outside (signal tests).
+if grep -q 'coho_e2e_hold' /proc/cmdline; then
+	say "holding"
+	while :; do sleep 1; done
+fi
 poweroff -f

@@ -79,6 +79,10 @@ cases_gicv3() {
 	add_case dumpdtb dtb /coho run -k /Image "${GUEST[@]}" -p "$(params dumpdtb quiet)" \
 		--dump-dtb /tmp/coho.dtb
 	echo "dump_file dumpdtb /tmp/coho.dtb" >>"$CASES"
+	# SIGTERM while the guest runs: stopped cleanly, 128 + 15, terminal restored.
+	echo "run_signal_case sigterm TERM /coho run -k /Image ${GUEST[*]} -p '$(params sigterm "quiet coho_e2e_hold")'" >>"$CASES"
+	KIND[sigterm]=signal
+	ORDER+=(sigterm)
 }
 
 cases_gicv2() {
@@ -161,6 +165,14 @@ expect_dtb() {
 	done
 }
 
+# expect_signal NAME TEXT RC: coho stopped by SIGTERM while L2 was running.
+expect_signal() {
+	local n=$1 t=$2 rc=$3
+	check "$n: L2 was up when the signal came" has_line "$t" "COHO-L2 holding"
+	expect_eq "$n: exit code 143 (128 + SIGTERM)" "$rc" 143
+	check "$n: terminal settings restored exactly" has_line "$t" "COHO-L1 tty-restored case=$n yes"
+}
+
 # check_boot LABEL LOG GIC_ERE: check an L1 boot and every case it ran; the L2
 # guests must see an interrupt controller matching GIC_ERE.
 check_boot() {
@@ -195,6 +207,7 @@ check_boot() {
 		firmware) expect_firmware "$n" "$t" "$rc" ;;
 		error) expect_error "$n" "$t" "$rc" ;;
 		dtb) expect_dtb "$n" "$t" "$rc" "$log" ;;
+		signal) expect_signal "$n" "$t" "$rc" ;;
 		esac
 		[ "$CASE_FAILED" -eq 0 ] || e2e_tail "$E2E_OUT/logs/case-$n.log" 30
 	done

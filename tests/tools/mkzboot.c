@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAYLOAD_OFFSET	0x1000u
-#define LINUX_PE_MAGIC	0x818223cdu
-#define PE_OFFSET	0x40u
+#define PAYLOAD_OFFSET 0x1000u
+#define LINUX_PE_MAGIC 0x818223cdu
+#define PE_OFFSET      0x40u
 
 static void put_le32(unsigned char *p, uint32_t v)
 {

@@ -36,9 +36,9 @@
 
 struct mem_sample {
 	long vmrss_kib, vmhwm_kib, threads;
-	long guest_rss_kib;	/* Rss of the guest-RAM mapping, -1 if not found */
-	long guest_thp_kib;	/* its AnonHugePages */
-	int guest_maps;		/* mappings whose size matched */
+	long guest_rss_kib; /* Rss of the guest-RAM mapping, -1 if not found */
+	long guest_thp_kib; /* its AnonHugePages */
+	int guest_maps;	    /* mappings whose size matched */
 };
 
 static double now_ms(void)
@@ -135,10 +135,17 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "+m:g:t:")) != -1) {
 		switch (opt) {
-		case 'm': marker = optarg; break;
-		case 'g': guest_mib = atol(optarg); break;
-		case 't': timeout_s = atol(optarg); break;
-		default: usage(argv[0]);
+		case 'm':
+			marker = optarg;
+			break;
+		case 'g':
+			guest_mib = atol(optarg);
+			break;
+		case 't':
+			timeout_s = atol(optarg);
+			break;
+		default:
+			usage(argv[0]);
 		}
 	}
 	if (optind >= argc)

@@ -37,7 +37,8 @@ static const char *test_current;
 			test_passed++;                                                             \
 		} else {                                                                           \
 			test_failed++;                                                             \
-			fprintf(stderr, "FAIL %s:%d %s: %s == %s (0x%" PRIx64 " != 0x%" PRIx64 ")\n",  \
+			fprintf(stderr,                                                            \
+				"FAIL %s:%d %s: %s == %s (0x%" PRIx64 " != 0x%" PRIx64 ")\n",      \
 				__FILE__, __LINE__, test_current, #a, #b, _a, _b);                 \
 		}                                                                                  \
 	} while (0)
@@ -57,8 +58,7 @@ static const char *test_current;
 
 typedef void (*test_fn)(void);
 
-static inline int test_run(const char *prog, const test_fn *fns, const char *const *names,
-			   size_t n)
+static inline int test_run(const char *prog, const test_fn *fns, const char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		test_current = names[i];
@@ -72,7 +72,7 @@ static inline int test_run(const char *prog, const test_fn *fns, const char *con
 #define TEST_MAIN(...)                                                                             \
 	int main(int argc, char **argv)                                                            \
 	{                                                                                          \
-		static const test_fn fns[] = {__VA_ARGS__};                                        \
+		static const test_fn fns[] = { __VA_ARGS__ };                                      \
 		char names_buf[] = TEST_STR_(__VA_ARGS__);                                         \
 		const char *names[ARRAY_SIZE_T(fns)];                                              \
 		char *save = NULL, *tok = strtok_r(names_buf, ", ", &save);                        \

@@ -16,7 +16,7 @@
 #include "arm64/layout.h"
 #include "tests/unit/test.h"
 
-#define B ARM_RAM_BASE
+#define B      ARM_RAM_BASE
 #define POISON 0xdeadbeefdeadbeefULL
 
 /* ---- stderr capture (pr_err() writes fd 2 directly) ---- */
@@ -57,8 +57,8 @@ static unsigned count_lines(const char *s)
 /* Must succeed with the DTB at @dtb and the initrd right after its slot. */
 static void plan_ok(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_size, u64 dtb, int line)
 {
-	struct boot_plan_req req = {ram_base, ram_size, payload_end, initrd_size};
-	struct boot_plan plan = {POISON, POISON, POISON};
+	struct boot_plan_req req = { ram_base, ram_size, payload_end, initrd_size };
+	struct boot_plan plan = { POISON, POISON, POISON };
 	int ret;
 	const char *err = run_captured(&req, &plan, &ret);
 
@@ -89,8 +89,8 @@ enum why { ANY, RAM, WINDOW };
 static void plan_err_why(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd_size, int want,
 			 enum why why, int line)
 {
-	struct boot_plan_req req = {ram_base, ram_size, payload_end, initrd_size};
-	struct boot_plan plan = {POISON, POISON, POISON};
+	struct boot_plan_req req = { ram_base, ram_size, payload_end, initrd_size };
+	struct boot_plan plan = { POISON, POISON, POISON };
 	int ret;
 	const char *err = run_captured(&req, &plan, &ret);
 
@@ -111,9 +111,9 @@ static void plan_err_why(u64 ram_base, u64 ram_size, u64 payload_end, u64 initrd
 			want, err);
 }
 
-#define PLAN_OK(...) plan_ok(__VA_ARGS__, __LINE__)
-#define PLAN_ERR(...) plan_err_why(__VA_ARGS__, ANY, __LINE__)
-#define PLAN_ERR_RAM(...) plan_err_why(__VA_ARGS__, -ENOSPC, RAM, __LINE__)
+#define PLAN_OK(...)	     plan_ok(__VA_ARGS__, __LINE__)
+#define PLAN_ERR(...)	     plan_err_why(__VA_ARGS__, ANY, __LINE__)
+#define PLAN_ERR_RAM(...)    plan_err_why(__VA_ARGS__, -ENOSPC, RAM, __LINE__)
 #define PLAN_ERR_WINDOW(...) plan_err_why(__VA_ARGS__, -ENOSPC, WINDOW, __LINE__)
 
 static void test_layout_constants(void)

@@ -98,18 +98,18 @@ static void test_clean_guest_writes(void)
 {
 	const u32 l = cache_line_size();
 	const struct wr writes[] = {
-	    {0x1000 + 3, 10},	/* one line */
-	    {0x1000 + 14, 1},	/* same line as the previous (l >= 16) */
-	    {0x2000, 3ULL * l}, /* overlapping pair */
-	    {0x2000 + l + 5, 3ULL * l},
-	    {0x5100, 0x100}, /* adjacent pair, added in reverse order */
-	    {0x5000, 0x100},
-	    {0x9003, 5ULL * l + 7}, /* unaligned at both ends */
-	    {0x20000 - 1, 2},	    /* straddles a line (and page) boundary */
-	    {0, 1},		    /* first byte of RAM */
-	    {SIZE - 5, 5},	    /* last bytes of RAM */
-	    {0x40000, 64 * 1024},   /* a larger aligned blob */
-	    {0x1000 + 2 * l, 1},    /* one line after a gap of one line */
+		{ 0x1000 + 3, 10 },   /* one line */
+		{ 0x1000 + 14, 1 },   /* same line as the previous (l >= 16) */
+		{ 0x2000, 3ULL * l }, /* overlapping pair */
+		{ 0x2000 + l + 5, 3ULL * l },
+		{ 0x5100, 0x100 }, /* adjacent pair, added in reverse order */
+		{ 0x5000, 0x100 },
+		{ 0x9003, 5ULL * l + 7 }, /* unaligned at both ends */
+		{ 0x20000 - 1, 2 },	  /* straddles a line (and page) boundary */
+		{ 0, 1 },		  /* first byte of RAM */
+		{ SIZE - 5, 5 },	  /* last bytes of RAM */
+		{ 0x40000, 64 * 1024 },	  /* a larger aligned blob */
+		{ 0x1000 + 2 * l, 1 },	  /* one line after a gap of one line */
 	};
 	const u64 nlines = SIZE / l;
 	u8 *bm = calloc(nlines, 1), *src = malloc(SZ_1M), *copy;
@@ -174,14 +174,14 @@ static void test_clean_guest_writes(void)
 	 */
 	{
 		static const struct range want64[] = {
-		    {0, 0x40},		{0x1000, 0x1040},   {0x1080, 0x10c0},
-		    {0x2000, 0x2140},	{0x5000, 0x5200},   {0x9000, 0x9180},
-		    {0x1ffc0, 0x20040}, {0x40000, 0x50000}, {SIZE - 0x40, SIZE},
+			{ 0, 0x40 },	      { 0x1000, 0x1040 },   { 0x1080, 0x10c0 },
+			{ 0x2000, 0x2140 },   { 0x5000, 0x5200 },   { 0x9000, 0x9180 },
+			{ 0x1ffc0, 0x20040 }, { 0x40000, 0x50000 }, { SIZE - 0x40, SIZE },
 		};
 		static const struct range want32[] = {
-		    {0, 0x20},		{0x1000, 0x1020},   {0x1040, 0x1060},
-		    {0x2000, 0x20a0},	{0x5000, 0x5200},   {0x9000, 0x90c0},
-		    {0x1ffe0, 0x20020}, {0x40000, 0x50000}, {SIZE - 0x20, SIZE},
+			{ 0, 0x20 },	      { 0x1000, 0x1020 },   { 0x1040, 0x1060 },
+			{ 0x2000, 0x20a0 },   { 0x5000, 0x5200 },   { 0x9000, 0x90c0 },
+			{ 0x1ffe0, 0x20020 }, { 0x40000, 0x50000 }, { SIZE - 0x20, SIZE },
 		};
 		const struct range *want = l == 64 ? want64 : l == 32 ? want32 : NULL;
 
@@ -291,7 +291,7 @@ static void test_unaligned_ram_edges(void)
 	const u64 base = BASE + 8, size = SZ_1M + 8, end = base + size;
 	struct guest_mem m;
 	struct clean_stats st;
-	u8 b[2] = {1, 2};
+	u8 b[2] = { 1, 2 };
 	u64 tail_start = end & ~(u64)(l - 1);
 
 	CHECK_EQ_U64(guest_mem_init(&m, base, size), 0);

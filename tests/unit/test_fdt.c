@@ -18,7 +18,7 @@
 #include "arm64/layout.h"
 #include "tests/unit/test.h"
 
-#define AFF_MASK ((u64)0xff00ffffff)
+#define AFF_MASK      ((u64)0xff00ffffff)
 #define MAX_TEST_CPUS 600
 
 static u64 mpidrs[MAX_TEST_CPUS];
@@ -241,7 +241,8 @@ static void check_cpus(const void *fdt, const struct fdt_params *p)
 	CHECK_EQ_U64(get_u32(fdt, "/cpus", "#address-cells"), wide ? 2 : 1);
 	CHECK_EQ_U64(get_u32(fdt, "/cpus", "#size-cells"), 0);
 	/* Linux numbers CPUs in DT order, so the nodes follow the vCPU order. */
-	fdt_for_each_subnode(off, fdt, cpus) {
+	fdt_for_each_subnode(off, fdt, cpus)
+	{
 		u64 aff = p->mpidr[n] & AFF_MASK;
 		char name[32];
 		int len;

@@ -40,7 +40,7 @@ static void expect_written(const struct guest_mem *m, size_t idx, u64 start, u64
 
 static void test_init(void)
 {
-	static const u64 sizes[] = {4096, SZ_1M, SZ_2M, 3 * SZ_1M + 4096, SIZE, 64 * SZ_1M};
+	static const u64 sizes[] = { 4096, SZ_1M, SZ_2M, 3 * SZ_1M + 4096, SIZE, 64 * SZ_1M };
 	struct guest_mem m;
 
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {

@@ -22,9 +22,9 @@
 #define RAM_SIZE (64 * SZ_1M)
 
 /* Fixture layout: PE header at 0x40, optional header 0xa0 bytes, 2 sections. */
-#define PE_OFF 0x40
+#define PE_OFF	 0x40
 #define OPT_SIZE 0xa0
-#define SEC_TAB (PE_OFF + 24 + OPT_SIZE)
+#define SEC_TAB	 (PE_OFF + 24 + OPT_SIZE)
 #define TEXT_RAW 0x1000
 
 struct img_spec {
@@ -103,17 +103,17 @@ static u8 *make_image(const struct img_spec *s, size_t *out_len)
 }
 
 static const struct img_spec std_spec = {
-    .len = 0x201234,
-    .efi = true,
-    .image_size = 4 * SZ_1M,
-    .flags = 0xa,
+	.len = 0x201234,
+	.efi = true,
+	.image_size = 4 * SZ_1M,
+	.flags = 0xa,
 };
 
 /* gzip (RFC 1952) @len bytes of @in, followed by @zeros zero bytes. */
 static u8 *gzip_data(const u8 *in, size_t len, u64 zeros, int level, size_t *out_len)
 {
 	static const u8 zbuf[65536];
-	size_t cap = deflateBound(&(z_stream){0}, len) + 4096, used = 0;
+	size_t cap = deflateBound(&(z_stream){ 0 }, len) + 4096, used = 0;
 	u8 *out = malloc(cap);
 	z_stream zs;
 	int ret;
@@ -496,16 +496,16 @@ static void test_hostile_pe(void)
 		u32 val;
 		const char *word;
 	} cases[] = {
-	    {0x3c, 4, 0xfffffff0, "no PE header"},
-	    {0x3c, 4, 0x201234 - 2, "no PE header"},
-	    {0x3c, 4, 0x201234 - 24, "no PE header"}, /* PE sig fits, COFF does not */
-	    {0x3c, 4, 0x80, "no PE header"},
-	    {PE_OFF + 6, 2, 0xffff, "PE sections"},
-	    {PE_OFF + 6, 2, 97, "PE sections"},
-	    {PE_OFF + 6, 2, 0, "PE sections"},
-	    {SEC_TAB + 40 + 20, 4, 0xffffff00, "truncated"}, /* ptr + size > 2^32 */
-	    {SEC_TAB + 40 + 16, 4, 0xffffffff, "truncated"},
-	    {SEC_TAB + 20, 4, 0xffffffff, "truncated"},
+		{ 0x3c, 4, 0xfffffff0, "no PE header" },
+		{ 0x3c, 4, 0x201234 - 2, "no PE header" },
+		{ 0x3c, 4, 0x201234 - 24, "no PE header" }, /* PE sig fits, COFF does not */
+		{ 0x3c, 4, 0x80, "no PE header" },
+		{ PE_OFF + 6, 2, 0xffff, "PE sections" },
+		{ PE_OFF + 6, 2, 97, "PE sections" },
+		{ PE_OFF + 6, 2, 0, "PE sections" },
+		{ SEC_TAB + 40 + 20, 4, 0xffffff00, "truncated" }, /* ptr + size > 2^32 */
+		{ SEC_TAB + 40 + 16, 4, 0xffffffff, "truncated" },
+		{ SEC_TAB + 20, 4, 0xffffffff, "truncated" },
 	};
 	struct kernel_info ki;
 	struct load l;
@@ -581,7 +581,7 @@ static void test_check_direct(void)
 
 static void test_gzip(void)
 {
-	int levels[] = {1, 9};
+	int levels[] = { 1, 9 };
 	size_t len, i;
 	u8 *img = make_image(&std_spec, &len);
 
@@ -669,7 +669,7 @@ static void test_gzip_broken(void)
 	size_t len, glen;
 	u8 *img = make_image(&std_spec, &len), *gz = gzip_data(img, len, 0, 6, &glen);
 	u8 *bad = malloc(glen);
-	size_t cuts[] = {2, 10, 30, glen / 2, glen - 8, glen - 1};
+	size_t cuts[] = { 2, 10, 30, glen / 2, glen - 8, glen - 1 };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(cuts); i++) {

@@ -95,16 +95,18 @@ static int reg(struct mmio_bus *bus, u64 base, u64 size, struct dev *d)
 
 static void test_sorted_any_order(void)
 {
-	static const u64 bases[4] = {0x0, 0x1000, 0x2000, 0x3000};
-	static const u64 sizes[4] = {0x10, 0x100, 0x100, 0x1000};
-	struct dev devs[4] = {{.name = "d0"}, {.name = "d1"}, {.name = "d2"}, {.name = "d3"}};
-	int perm[4] = {0, 1, 2, 3};
+	static const u64 bases[4] = { 0x0, 0x1000, 0x2000, 0x3000 };
+	static const u64 sizes[4] = { 0x10, 0x100, 0x100, 0x1000 };
+	struct dev devs[4] = {
+		{ .name = "d0" }, { .name = "d1" }, { .name = "d2" }, { .name = "d3" }
+	};
+	int perm[4] = { 0, 1, 2, 3 };
 	unsigned done = 0;
 	bool ok = true;
 
 	/* Every one of the 24 registration orders gives the same sorted table. */
 	for (;;) {
-		struct mmio_bus bus = {0};
+		struct mmio_bus bus = { 0 };
 
 		for (int i = 0; i < 4; i++)
 			ok = ok && reg(&bus, bases[perm[i]], sizes[perm[i]], &devs[perm[i]]) == 0;
@@ -145,8 +147,8 @@ static void test_sorted_any_order(void)
 
 static void test_register_errors(void)
 {
-	struct dev a = {.name = "a"}, b = {.name = "b"}, c = {.name = "c"};
-	struct mmio_bus bus = {0};
+	struct dev a = { .name = "a" }, b = { .name = "b" }, c = { .name = "c" };
+	struct mmio_bus bus = { 0 };
 	const char *err;
 
 	CHECK_EQ_U64(reg(&bus, 0x1000, 0x100, &a), 0);
@@ -156,9 +158,9 @@ static void test_register_errors(void)
 	static const struct {
 		u64 base, size;
 	} overlaps[] = {
-	    {0x1080, 0x10}, {0x1080, 0x100}, {0xff0, 0x20},   {0xfff, 2},
-	    {0x10ff, 1},    {0x1000, 0x100}, {0x1000, 1},     {0, 0x10000},
-	    {0x2fff, 2},    {0x800, 0x2900}, {0, UINT64_MAX},
+		{ 0x1080, 0x10 }, { 0x1080, 0x100 }, { 0xff0, 0x20 },	{ 0xfff, 2 },
+		{ 0x10ff, 1 },	  { 0x1000, 0x100 }, { 0x1000, 1 },	{ 0, 0x10000 },
+		{ 0x2fff, 2 },	  { 0x800, 0x2900 }, { 0, UINT64_MAX },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(overlaps); i++) {
 		capture_begin();
@@ -197,8 +199,8 @@ static void test_register_errors(void)
 
 static void test_dispatch(void)
 {
-	struct dev devs[3] = {{.name = "uart"}, {.name = "rtc"}, {.name = "top"}};
-	struct mmio_bus bus = {0};
+	struct dev devs[3] = { { .name = "uart" }, { .name = "rtc" }, { .name = "top" } };
+	struct mmio_bus bus = { 0 };
 	u8 data[8];
 
 	CHECK_EQ_U64(reg(&bus, 0x09010000, 0x1000, &devs[1]), 0);
@@ -252,8 +254,8 @@ static void test_dispatch(void)
 
 static void test_not_dispatched(void)
 {
-	struct dev devs[2] = {{.name = "lo"}, {.name = "hi"}};
-	struct mmio_bus bus = {0};
+	struct dev devs[2] = { { .name = "lo" }, { .name = "hi" } };
+	struct mmio_bus bus = { 0 };
 	u8 data[16];
 	unsigned unhandled;
 
@@ -308,7 +310,7 @@ static void test_many_regions(void)
 {
 	enum { N = 257 };
 	static struct dev devs[N];
-	struct mmio_bus bus = {0};
+	struct mmio_bus bus = { 0 };
 	bool ok = true;
 	u8 v;
 

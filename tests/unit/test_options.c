@@ -94,21 +94,21 @@ static int mem_cb(void *value, const char *arg, const char *opt)
 }
 
 static const struct option_spec specs[] = {
-    {.type = OPT_GROUP, .help = "Basic options:"},
-    {OPT_STRING, 'k', "kernel", &opt_kernel, "FILE", "kernel image to boot", NULL, NULL},
-    {OPT_STRING, 'p', "params", &opt_params, "PARAMS", "kernel command line", "console=ttyS0",
-     NULL},
-    {OPT_CALLBACK, 'm', "mem", &opt_mem, "SIZE", "guest RAM", "256M", mem_cb},
-    {OPT_STRING, 0, "name", &opt_name, "NAME", "guest name", "guest-PID", NULL},
-    {.type = OPT_GROUP, .help = "Debugging:"},
-    {OPT_FLAG, 'd', "debug", &opt_debug, NULL, "verbose log", "off", NULL},
-    {OPT_FLAG, 'q', "quiet", &opt_quiet, NULL, "quiet", NULL, NULL},
-    /* Too wide for the option column: --help may wrap it. */
-    {OPT_STRING, 0, "disk-image-path", &opt_disk, "PATH[,ro][,direct][,id=ID]", "a disk image",
-     "none", NULL},
-    {OPT_UNSUPPORTED, 0, "balloon", NULL, NULL, "virtio balloon", NULL, NULL},
-    {OPT_UNSUPPORTED, 't', "tty", NULL, "TTY", "serial on a pty", NULL, NULL},
-    OPT_END_MARKER,
+	{ .type = OPT_GROUP, .help = "Basic options:" },
+	{ OPT_STRING, 'k', "kernel", &opt_kernel, "FILE", "kernel image to boot", NULL, NULL },
+	{ OPT_STRING, 'p', "params", &opt_params, "PARAMS", "kernel command line", "console=ttyS0",
+	  NULL },
+	{ OPT_CALLBACK, 'm', "mem", &opt_mem, "SIZE", "guest RAM", "256M", mem_cb },
+	{ OPT_STRING, 0, "name", &opt_name, "NAME", "guest name", "guest-PID", NULL },
+	{ .type = OPT_GROUP, .help = "Debugging:" },
+	{ OPT_FLAG, 'd', "debug", &opt_debug, NULL, "verbose log", "off", NULL },
+	{ OPT_FLAG, 'q', "quiet", &opt_quiet, NULL, "quiet", NULL, NULL },
+	/* Too wide for the option column: --help may wrap it. */
+	{ OPT_STRING, 0, "disk-image-path", &opt_disk, "PATH[,ro][,direct][,id=ID]", "a disk image",
+	  "none", NULL },
+	{ OPT_UNSUPPORTED, 0, "balloon", NULL, NULL, "virtio balloon", NULL, NULL },
+	{ OPT_UNSUPPORTED, 't', "tty", NULL, "TTY", "serial on a pty", NULL, NULL },
+	OPT_END_MARKER,
 };
 
 static void reset(void)
@@ -144,7 +144,8 @@ static int parse_list(int max_pos, const char **err, const char *const *args)
 	return ret;
 }
 
-#define PARSE(max_pos, err, ...) parse_list(max_pos, err, (const char *const[]){__VA_ARGS__, NULL})
+#define PARSE(max_pos, err, ...)                                                                   \
+	parse_list(max_pos, err, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* Success: @want positionals and nothing on stderr. */
 #define EXPECT_OK(want, max_pos, ...)                                                              \
@@ -249,7 +250,7 @@ static void test_flags(void)
 	/* Nothing given: nothing set. */
 	{
 		const char *err;
-		char *argv[1] = {NULL};
+		char *argv[1] = { NULL };
 
 		reset();
 		capture_begin();

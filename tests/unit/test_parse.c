@@ -57,35 +57,35 @@ static void test_size_suffixes(void)
 		const char *s;
 		u64 want;
 	} cases[] = {
-	    {"1K", 1ULL << 10},
-	    {"1k", 1ULL << 10},
-	    {"1KB", 1ULL << 10},
-	    {"1kb", 1ULL << 10},
-	    {"1Kb", 1ULL << 10},
-	    {"1kB", 1ULL << 10},
-	    {"1KiB", 1ULL << 10},
-	    {"1kib", 1ULL << 10},
-	    {"1KIB", 1ULL << 10},
-	    {"1kIb", 1ULL << 10},
-	    {"2M", 2ULL << 20},
-	    {"2m", 2ULL << 20},
-	    {"2MB", 2ULL << 20},
-	    {"2MiB", 2ULL << 20},
-	    {"3G", 3ULL << 30},
-	    {"3g", 3ULL << 30},
-	    {"3GB", 3ULL << 30},
-	    {"3gib", 3ULL << 30},
-	    {"5T", 5ULL << 40},
-	    {"5t", 5ULL << 40},
-	    {"5TiB", 5ULL << 40},
-	    {"7P", 7ULL << 50},
-	    {"7p", 7ULL << 50},
-	    {"7PB", 7ULL << 50},
-	    {"0G", 0},
-	    {"1536M", 1536ULL << 20},
-	    {"1024K", 1ULL << 20},
-	    {"16383P", 16383ULL << 50},
-	    {"17179869183G", 17179869183ULL << 30},
+		{ "1K", 1ULL << 10 },
+		{ "1k", 1ULL << 10 },
+		{ "1KB", 1ULL << 10 },
+		{ "1kb", 1ULL << 10 },
+		{ "1Kb", 1ULL << 10 },
+		{ "1kB", 1ULL << 10 },
+		{ "1KiB", 1ULL << 10 },
+		{ "1kib", 1ULL << 10 },
+		{ "1KIB", 1ULL << 10 },
+		{ "1kIb", 1ULL << 10 },
+		{ "2M", 2ULL << 20 },
+		{ "2m", 2ULL << 20 },
+		{ "2MB", 2ULL << 20 },
+		{ "2MiB", 2ULL << 20 },
+		{ "3G", 3ULL << 30 },
+		{ "3g", 3ULL << 30 },
+		{ "3GB", 3ULL << 30 },
+		{ "3gib", 3ULL << 30 },
+		{ "5T", 5ULL << 40 },
+		{ "5t", 5ULL << 40 },
+		{ "5TiB", 5ULL << 40 },
+		{ "7P", 7ULL << 50 },
+		{ "7p", 7ULL << 50 },
+		{ "7PB", 7ULL << 50 },
+		{ "0G", 0 },
+		{ "1536M", 1536ULL << 20 },
+		{ "1024K", 1ULL << 20 },
+		{ "16383P", 16383ULL << 50 },
+		{ "17179869183G", 17179869183ULL << 30 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -98,9 +98,9 @@ static void test_size_suffixes(void)
 static void test_size_rejects_junk(void)
 {
 	static const char *const bad[] = {
-	    "",	    "-1",   "+1",  "1.5G", "1.5",  "12x", "G",	   "KiB",  " 12", "12 ",
-	    "12\n", "0x10", "1e3", "1 G",  "1G ",  "1GG", "1GiBx", "1GBB", "1Gi", "1GiBB",
-	    "1Bi",  "1iB",  "1E",  "1Z",   "1KiK", "--1", "1,5G",  "\t1",  "1\t", "one",
+		"",	"-1",	"+1",  "1.5G", "1.5",  "12x", "G",     "KiB",  " 12", "12 ",
+		"12\n", "0x10", "1e3", "1 G",  "1G ",  "1GG", "1GiBx", "1GBB", "1Gi", "1GiBB",
+		"1Bi",	"1iB",	"1E",  "1Z",   "1KiK", "--1", "1,5G",  "\t1",  "1\t", "one",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
@@ -181,7 +181,7 @@ static void test_u32_bounds(void)
 static void test_u32_junk(void)
 {
 	static const char *const bad[] = {
-	    "", "-1", "+1", " 1", "1 ", "1x", "0x10", "1.0", "1e2", "one", "4K", "\n", "1\n",
+		"", "-1", "+1", " 1", "1 ", "1x", "0x10", "1.0", "1e2", "one", "4K", "\n", "1\n",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)

@@ -32,7 +32,7 @@ static void expect_ranges(const struct range_set *rs, const struct range *want, 
 
 #define EXPECT(rs, ...)                                                                            \
 	do {                                                                                       \
-		static const struct range _w[] = {__VA_ARGS__};                                    \
+		static const struct range _w[] = { __VA_ARGS__ };                                  \
 		expect_ranges(rs, _w, ARRAY_SIZE(_w), __LINE__);                                   \
 	} while (0)
 
@@ -70,11 +70,11 @@ static void test_unsorted(void)
 	CHECK_EQ_U64(rs.nr, 4);
 	CHECK_EQ_U64(range_set_bytes(&rs), 100 + 100 + 50 + 1);
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {0, 50}, {100, 200}, {300, 400}, {1000, 1001});
+	EXPECT(&rs, { 0, 50 }, { 100, 200 }, { 300, 400 }, { 1000, 1001 });
 	CHECK_EQ_U64(range_set_bytes(&rs), 251);
 	/* Normalizing again changes nothing. */
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {0, 50}, {100, 200}, {300, 400}, {1000, 1001});
+	EXPECT(&rs, { 0, 50 }, { 100, 200 }, { 300, 400 }, { 1000, 1001 });
 	range_set_free(&rs);
 }
 
@@ -88,7 +88,7 @@ static void test_overlap_touch_contain_dup(void)
 	ADD(&rs, 0, 100);  /* [0,100) */
 	ADD(&rs, 140, 20); /* [140,160) */
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {0, 160});
+	EXPECT(&rs, { 0, 160 });
 	CHECK_EQ_U64(range_set_bytes(&rs), 160);
 
 	/* Touching, added out of order (so the append fast path cannot merge them). */
@@ -99,7 +99,7 @@ static void test_overlap_touch_contain_dup(void)
 	ADD(&rs, 0, 100);
 	CHECK_EQ_U64(rs.nr, 3);
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {0, 300});
+	EXPECT(&rs, { 0, 300 });
 
 	/* Contained, including one with the same start and a shorter end. */
 	range_set_clear(&rs);
@@ -108,7 +108,7 @@ static void test_overlap_touch_contain_dup(void)
 	ADD(&rs, 1000, 10);
 	ADD(&rs, 1990, 10);
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {1000, 2000});
+	EXPECT(&rs, { 1000, 2000 });
 	CHECK_EQ_U64(range_set_bytes(&rs), 1000);
 
 	/* Same start, the longer one first and last. */
@@ -117,7 +117,7 @@ static void test_overlap_touch_contain_dup(void)
 	ADD(&rs, 0, 30);
 	ADD(&rs, 0, 20);
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {0, 30});
+	EXPECT(&rs, { 0, 30 });
 
 	/* Duplicates. */
 	range_set_clear(&rs);
@@ -127,7 +127,7 @@ static void test_overlap_touch_contain_dup(void)
 	ADD(&rs, 10, 10);
 	ADD(&rs, 500, 5);
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {10, 20}, {500, 505});
+	EXPECT(&rs, { 10, 20 }, { 500, 505 });
 	CHECK_EQ_U64(range_set_bytes(&rs), 15);
 
 	/* A one-byte gap keeps ranges apart. */
@@ -135,7 +135,7 @@ static void test_overlap_touch_contain_dup(void)
 	ADD(&rs, 11, 9);
 	ADD(&rs, 0, 10);
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {0, 10}, {11, 20});
+	EXPECT(&rs, { 0, 10 }, { 11, 20 });
 	range_set_free(&rs);
 }
 
@@ -149,7 +149,7 @@ static void test_append_fast_path(void)
 	ADD(&rs, 0x1100, 0x100);
 	ADD(&rs, 0x1200, 0x1);
 	CHECK_EQ_U64(rs.nr, 1);
-	EXPECT(&rs, {0x1000, 0x1201});
+	EXPECT(&rs, { 0x1000, 0x1201 });
 	/* Not touching: a new entry. */
 	ADD(&rs, 0x1202, 1);
 	CHECK_EQ_U64(rs.nr, 2);
@@ -157,7 +157,7 @@ static void test_append_fast_path(void)
 	ADD(&rs, 0xf00, 0x100);
 	CHECK_EQ_U64(rs.nr, 3);
 	range_set_normalize(&rs, 1);
-	EXPECT(&rs, {0xf00, 0x1201}, {0x1202, 0x1203});
+	EXPECT(&rs, { 0xf00, 0x1201 }, { 0x1202, 0x1203 });
 	range_set_free(&rs);
 }
 
@@ -168,51 +168,51 @@ static void test_alignment(void)
 	range_set_init(&rs);
 	ADD(&rs, 100, 1);
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {64, 128});
+	EXPECT(&rs, { 64, 128 });
 	CHECK_EQ_U64(range_set_bytes(&rs), 64);
 
 	range_set_clear(&rs);
 	ADD(&rs, 100, 1);
 	range_set_normalize(&rs, 128);
-	EXPECT(&rs, {0, 128});
+	EXPECT(&rs, { 0, 128 });
 
 	/* Already aligned: unchanged. */
 	range_set_clear(&rs);
 	ADD(&rs, 128, 128);
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {128, 256});
+	EXPECT(&rs, { 128, 256 });
 	range_set_normalize(&rs, 128);
-	EXPECT(&rs, {128, 256});
+	EXPECT(&rs, { 128, 256 });
 
 	/* Unaligned at both ends, spanning several lines. */
 	range_set_clear(&rs);
 	ADD(&rs, 63, 66); /* [63,129) */
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {0, 192});
+	EXPECT(&rs, { 0, 192 });
 
 	/* Disjoint before alignment, touching after it: merged. */
 	range_set_clear(&rs);
 	ADD(&rs, 70, 10); /* [70,80)  -> [64,128) */
 	ADD(&rs, 10, 10); /* [10,20)  -> [0,64) */
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {0, 128});
+	EXPECT(&rs, { 0, 128 });
 
 	/* Disjoint before alignment, overlapping (same line) after it: merged. */
 	range_set_clear(&rs);
 	ADD(&rs, 200, 1);
 	ADD(&rs, 250, 1);
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {192, 256});
+	EXPECT(&rs, { 192, 256 });
 
 	/* A line-sized gap survives 64-byte alignment but not 128-byte alignment. */
 	range_set_clear(&rs);
 	ADD(&rs, 10, 10);  /* -> [0,64) */
 	ADD(&rs, 130, 10); /* -> [128,192) */
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {0, 64}, {128, 192});
+	EXPECT(&rs, { 0, 64 }, { 128, 192 });
 	CHECK_EQ_U64(range_set_bytes(&rs), 128);
 	range_set_normalize(&rs, 128);
-	EXPECT(&rs, {0, 256});
+	EXPECT(&rs, { 0, 256 });
 	CHECK_EQ_U64(range_set_bytes(&rs), 256);
 
 	/* Large, unaligned addresses. */
@@ -220,7 +220,7 @@ static void test_alignment(void)
 	ADD(&rs, 0x40001234ULL, 0x10);
 	ADD(&rs, 0x40000001ULL, 0x3f);
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {0x40000000ULL, 0x40000040ULL}, {0x40001200ULL, 0x40001280ULL});
+	EXPECT(&rs, { 0x40000000ULL, 0x40000040ULL }, { 0x40001200ULL, 0x40001280ULL });
 	range_set_free(&rs);
 }
 
@@ -237,16 +237,16 @@ static void test_overflow_and_top(void)
 	/* A failed add leaves the set alone, even when it would extend the last entry. */
 	CHECK_EQ_U64((u64)(s64)range_set_add(&rs, 0x1010, UINT64_MAX - 0x100),
 		     (u64)(s64)-EOVERFLOW);
-	EXPECT(&rs, {0x1000, 0x1010});
+	EXPECT(&rs, { 0x1000, 0x1010 });
 
 	/* Ending exactly at the top of the address space is fine. */
 	range_set_clear(&rs);
 	ADD(&rs, UINT64_MAX - 100, 100);
-	EXPECT(&rs, {UINT64_MAX - 100, UINT64_MAX});
+	EXPECT(&rs, { UINT64_MAX - 100, UINT64_MAX });
 	CHECK_EQ_U64(range_set_bytes(&rs), 100);
 	/* Aligning the end up would overflow: the end stays, the start aligns down. */
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {(UINT64_MAX - 100) & ~63ULL, UINT64_MAX});
+	EXPECT(&rs, { (UINT64_MAX - 100) & ~63ULL, UINT64_MAX });
 	CHECK_EQ_U64(range_set_bytes(&rs), UINT64_MAX - ((UINT64_MAX - 100) & ~63ULL));
 
 	/* ...and still merges with a range just below it. */
@@ -254,14 +254,14 @@ static void test_overflow_and_top(void)
 	ADD(&rs, UINT64_MAX - 10, 10);
 	ADD(&rs, UINT64_MAX - 200, 10); /* [0xff..37, 0xff..41) -> [0xff..00, 0xff..80) */
 	range_set_normalize(&rs, 128);
-	EXPECT(&rs, {UINT64_MAX & ~255ULL, UINT64_MAX});
+	EXPECT(&rs, { UINT64_MAX & ~255ULL, UINT64_MAX });
 
 	/* All of the address space but the last byte. */
 	range_set_clear(&rs);
 	ADD(&rs, 0, UINT64_MAX);
 	ADD(&rs, 12345, 678);
 	range_set_normalize(&rs, 64);
-	EXPECT(&rs, {0, UINT64_MAX});
+	EXPECT(&rs, { 0, UINT64_MAX });
 	CHECK_EQ_U64(range_set_bytes(&rs), UINT64_MAX);
 	range_set_free(&rs);
 }
@@ -294,7 +294,7 @@ static void test_many(void)
 	CHECK_EQ_U64(range_set_bytes(&rs), (u64)N * 128);
 	/* 256-byte alignment closes every gap: one range. */
 	range_set_normalize(&rs, 256);
-	EXPECT(&rs, {0, N * 256});
+	EXPECT(&rs, { 0, N * 256 });
 
 	/* Interleaved duplicates from two passes over the same region. */
 	range_set_clear(&rs);

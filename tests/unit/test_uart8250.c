@@ -397,7 +397,7 @@ static void test_other_offsets(void)
 	CHECK_EQ_U64(rd(MSR), 0xb0);
 
 	/* Offsets 8 and up (the rest of the 4 KiB window) read as zero, writes ignored. */
-	static const u32 offs[] = {8, 9, 0x10, 0x100, 0xff8, 0xfff};
+	static const u32 offs[] = { 8, 9, 0x10, 0x100, 0xff8, 0xfff };
 	for (size_t i = 0; i < ARRAY_SIZE(offs); i++) {
 		CHECK_EQ_U64(rd(offs[i]), 0);
 		wr(offs[i], 0xff);
