@@ -28,6 +28,7 @@ run_case() {
 	rc=$?
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	sed "s/^/COHO-L1 stderr case=$name: /" "/tmp/stderr.$name"
+	tty_check "$name"
 	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
 }
 
@@ -43,16 +44,27 @@ dump_file() {
 	fi
 }
 
+# The console's settings before any case ran: every case must leave them so.
+TTY0=$(stty -g </dev/console)
+# tty_check NAME: report whether the console is as TTY0 left it, and put it back.
+tty_check() {
+	if [ "$(stty -g </dev/console)" = "$TTY0" ]; then
+		say "tty-restored case=$1 yes"
+	else
+		say "tty-restored case=$1 no"
+		stty "$TTY0" </dev/console
+	fi
+}
+
 # run_signal_case NAME SIGNAL COMMAND...: run COMMAND with stdin on the
 # console (a terminal, so coho switches it to raw mode), wait until the L2
 # guest says it is holding, send SIGNAL, and report the exit code and
 # whether the terminal settings came back exactly.
 run_signal_case() {
-	local name=$1 sig=$2 pid rc i before after t0 t1
+	local name=$1 sig=$2 pid rc i t0 t1
 	shift 2
 	say "begin case=$name"
 	t0=$(cut -d' ' -f1 /proc/uptime)
-	before=$(stty -g </dev/console)
 	"$@" </dev/console >/tmp/out.$name 2>/tmp/stderr.$name &
 	pid=$!
 	i=0
@@ -66,10 +78,9 @@ run_signal_case() {
 	kill -s KILL $pid 2>/dev/null
 	wait $pid
 	rc=$?
-	after=$(stty -g </dev/console)
 	tr -d '\r' </tmp/out.$name
 	sed "s/^/COHO-L1 stderr case=$name: /" /tmp/stderr.$name
-	if [ "$before" = "$after" ]; then say "tty-restored case=$name yes"; else say "tty-restored case=$name no"; fi
+	tty_check "$name"
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
 }
