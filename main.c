@@ -44,14 +44,15 @@ static void usage(FILE *f)
 	fprintf(f, "\nSee 'coho help COMMAND' for the options of a command.\n");
 }
 
+/* Commands get their arguments without their own name: argv[0] is the first one. */
 static int cmd_help(int argc, char **argv)
 {
-	if (argc > 1 && !strcmp(argv[1], "run")) {
+	if (argc > 0 && !strcmp(argv[0], "run")) {
 		run_usage(stdout);
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "version") && strcmp(argv[1], "help")) {
-		pr_err("no help for unknown command '%s'", argv[1]);
+	if (argc > 0 && strcmp(argv[0], "version") && strcmp(argv[0], "help")) {
+		pr_err("no help for unknown command '%s'", argv[0]);
 		return COHO_EXIT_USAGE;
 	}
 	usage(stdout);
@@ -67,9 +68,9 @@ int main(int argc, char **argv)
 		return COHO_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
-		return cmd_help(1, argv + 1);
+		return cmd_help(0, NULL);
 	if (!strcmp(argv[1], "--version"))
-		return cmd_version(1, argv + 1);
+		return cmd_version(0, NULL);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 2, argv + 2) & 0xff;

@@ -19,7 +19,7 @@
 
 static int vm_open_kvm(struct vm *vm)
 {
-	int api, type;
+	int api, type, max;
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
@@ -32,6 +32,13 @@ static int vm_open_kvm(struct vm *vm)
 	if (api != KVM_API_VERSION) {
 		pr_err("KVM API version %d, expected %d", api, KVM_API_VERSION);
 		return -ENOTSUP;
+	}
+	/* KVM_CAP_MAX_VCPUS is the hard limit; KVM_CAP_NR_VCPUS only a recommendation. */
+	max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max > 0 && vm->cfg->nr_cpus > (u32)max) {
+		pr_err("%u vCPUs requested, but this host's KVM supports at most %d",
+		       vm->cfg->nr_cpus, max);
+		return -EINVAL;
 	}
 	type = arch_vm_type(vm);
 	if (type < 0)

@@ -3,7 +3,7 @@
 # line totalling them. Exits non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-suites=(check-format check-unit check-asan check-arm64-unit check-e2e)
+suites=(check-format check-unit check-cli check-asan check-arm64-unit check-e2e)
 [ -n "${COHO_SUITES:-}" ] && read -r -a suites <<<"$COHO_SUITES"
 jobs=-j$(nproc)
 pass=0 fail=0 bad=()
@@ -14,12 +14,16 @@ for s in "${suites[@]}"; do
 	start=$SECONDS
 	make --no-print-directory "$jobs" "$s" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^[a-z0-9 ()/._-]*: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
-	if [ -n "$line" ]; then
-		p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
-		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	# Suite-level summary lines (per-program lines start with "build/").
+	lines=$(grep -E '^(unit|cli|e2e|format)[^:]*: [0-9]+ passed, [0-9]+ failed' "$log")
+	p=0 f=0
+	if [ -n "$lines" ]; then
+		while read -r l; do
+			p=$((p + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$l")))
+			f=$((f + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$l")))
+		done <<<"$lines"
 	else
-		p=0 f=1
+		f=1
 	fi
 	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	[ "$rc" -ne 0 ] && bad+=("$s")

@@ -81,6 +81,11 @@ fi
 [ -e $dt/chosen/stdout-path ] && say "dt-stdout-path=$(dt_str $dt/chosen/stdout-path)"
 
 say "done uptime=$(cut -d' ' -f1 /proc/uptime)"
+# coho_e2e_reboot: ask for a reset instead of a power-off (PSCI SYSTEM_RESET).
+if grep -q 'coho_e2e_reboot' /proc/cmdline; then
+	say "rebooting"
+	reboot -f
+fi
 # coho_e2e_hold: stay up until the VMM is stopped from outside (signal tests).
 if grep -q 'coho_e2e_hold' /proc/cmdline; then
 	say "holding"

@@ -79,6 +79,8 @@ cases_gicv3() {
 	add_case dumpdtb dtb /coho run -k /Image "${GUEST[@]}" -p "$(params dumpdtb quiet)" \
 		--dump-dtb /tmp/coho.dtb
 	echo "dump_file dumpdtb /tmp/coho.dtb" >>"$CASES"
+	# A guest reset (reboot is not emulated yet): its own exit code, 3.
+	add_case reboot reset /coho run -k /Image "${GUEST[@]}" -p "$(params reboot "quiet coho_e2e_reboot")"
 	# SIGTERM while the guest runs: stopped cleanly, 128 + 15, terminal restored.
 	echo "run_signal_case sigterm TERM /coho run -k /Image ${GUEST[*]} -p '$(params sigterm "quiet coho_e2e_hold")'" >>"$CASES"
 	KIND[sigterm]=signal
@@ -165,6 +167,13 @@ expect_dtb() {
 	done
 }
 
+# expect_reset NAME TEXT RC: the guest rebooted; coho ends with exit code 3.
+expect_reset() {
+	local n=$1 t=$2 rc=$3
+	check "$n: L2 reached userspace and asked for a reboot" has_line "$t" "COHO-L2 rebooting"
+	expect_eq "$n: exit code 3 (guest reset)" "$rc" 3
+}
+
 # expect_signal NAME TEXT RC: coho stopped by SIGTERM while L2 was running.
 expect_signal() {
 	local n=$1 t=$2 rc=$3
@@ -207,6 +216,7 @@ check_boot() {
 		error) expect_error "$n" "$t" "$rc" ;;
 		dtb) expect_dtb "$n" "$t" "$rc" "$log" ;;
 		signal) expect_signal "$n" "$t" "$rc" ;;
+		reset) expect_reset "$n" "$t" "$rc" ;;
 		esac
 		# coho ran with stdin on L1's console, a terminal: it must leave it as it found it.
 		check "$n: console terminal settings as before the case" \
