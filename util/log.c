@@ -2,12 +2,20 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
 
 bool log_debug_enabled;
 static bool raw_terminal;
+static struct timespec log_t0;
+
+/* Debug lines carry seconds since the first one could be logged, for boot profiling. */
+__attribute__((constructor)) static void log_start_clock(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &log_t0);
+}
 
 void log_set_raw_terminal(bool raw)
 {
@@ -49,4 +57,17 @@ static void log_line(const char *tag, const char *fmt, va_list ap)
 DEFINE_LOG(pr_err, "error: ")
 DEFINE_LOG(pr_warn, "warning: ")
 DEFINE_LOG(pr_info, "")
-DEFINE_LOG(pr_debug_line, "debug: ")
+void pr_debug_line(const char *fmt, ...)
+{
+	struct timespec t;
+	char tag[48];
+	va_list ap;
+	long long us;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	us = (long long)(t.tv_sec - log_t0.tv_sec) * 1000000 + (t.tv_nsec - log_t0.tv_nsec) / 1000;
+	snprintf(tag, sizeof(tag), "debug: [%lld.%06lld] ", us / 1000000, us % 1000000);
+	va_start(ap, fmt);
+	log_line(tag, fmt, ap);
+	va_end(ap);
+}
