@@ -4,7 +4,7 @@
 #   make ARCH=arm64           static aarch64 build in build/arm64/ (cross on x86_64)
 #   make check                every test: native + ASan/UBSan unit tests, aarch64 unit
 #                             tests under qemu-aarch64-static, nested end-to-end boots
-#   make check-format | check-cli | check-unit | check-asan | check-arm64-unit | check-e2e
+#   make check-format | check-cli | check-fuzz | check-unit | check-asan | check-arm64-unit | check-e2e
 #   make install PREFIX=/usr/local DESTDIR=
 
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/x86_64/x86/')
@@ -65,7 +65,7 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS := $(TEST_SRCS:tests/unit/%.c=$(O)/tests/%)
 
-.PHONY: all tests check check-cli check-format check-unit check-asan check-arm64-unit check-e2e install clean
+.PHONY: all tests check check-cli check-fuzz check-format check-unit check-asan check-arm64-unit check-e2e install clean
 
 all: $(BIN_DIR)/coho $(BIN_DIR)/lkvm
 
@@ -92,6 +92,9 @@ check-cli: all
 	$(MAKE) SAN=1 all
 	@bash tests/cli/run.sh $(BIN_DIR)/coho cli
 	@ASAN_OPTIONS=detect_leaks=1 bash tests/cli/run.sh build/$(ARCH)-san/coho cli-asan
+
+check-fuzz:
+	@bash tests/fuzz/run.sh
 
 check-format:
 	@bash tests/check-format.sh

@@ -87,6 +87,42 @@ assets_main() {
 	export COHO_CACHE COHO_KERNEL COHO_KVER COHO_BUSYBOX
 }
 
+# The newest Debian 13 (trixie) arm64 kernel, through a private apt
+# configuration under $COHO_CACHE/trixie (the machine's own sources are not
+# touched; the mirror is the one the machine's debian.sources names). Sets
+# COHO_KERNEL_NEXT and COHO_KVER_NEXT, or leaves them empty (with a message)
+# when trixie cannot be reached: callers skip what needs it.
+assets_next_kernel() {
+	local dir=$COHO_CACHE/trixie mirror apt pkg deb kdir
+	COHO_KERNEL_NEXT= COHO_KVER_NEXT=
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+	[ -n "$mirror" ] || mirror=$(awk '/^deb / { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+	echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
+		>"$dir/sources.list"
+	apt=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+	     -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
+	     -o APT::Architecture=arm64 -o APT::Architectures=arm64)
+	deb=$(ls -t "$dir"/linux-image-[0-9]*-arm64_*_arm64.deb 2>/dev/null | head -n 1 || true)
+	if [ -z "$deb" ]; then
+		if [ -z "$mirror" ] || ! apt-get "${apt[@]}" update -q >"$dir/update.log" 2>&1; then
+			assets_log "cannot reach Debian trixie (see $dir/update.log)"
+			return 0
+		fi
+		pkg=$(apt-cache "${apt[@]}" depends linux-image-arm64 2>/dev/null |
+			sed -n 's/^ *Depends: \(linux-image-[0-9][^: ]*\).*/\1/p' | head -n 1)
+		[ -n "$pkg" ] || { assets_log "cannot resolve trixie's linux-image-arm64"; return 0; }
+		assets_log "downloading $pkg (trixie) into $dir"
+		(cd "$dir" && apt-get "${apt[@]}" download -q "$pkg" 2>&1 | grep -v unsandboxed >&2 || true)
+		deb=$(ls -t "$dir"/linux-image-[0-9]*-arm64_*_arm64.deb 2>/dev/null | head -n 1 || true)
+		[ -n "$deb" ] || { assets_log "apt-get download $pkg failed"; return 0; }
+	fi
+	kdir=$(assets_unpack "$deb")
+	COHO_KERNEL_NEXT=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
+	COHO_KVER_NEXT=${COHO_KERNEL_NEXT##*/vmlinuz-}
+	export COHO_KERNEL_NEXT COHO_KVER_NEXT
+}
+
 assets_main
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	printf 'COHO_CACHE=%s\nCOHO_KERNEL=%s\nCOHO_KVER=%s\nCOHO_BUSYBOX=%s\n' \

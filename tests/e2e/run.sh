@@ -79,6 +79,11 @@ cases_gicv3() {
 	add_case dumpdtb dtb /coho run -k /Image "${GUEST[@]}" -p "$(params dumpdtb quiet)" \
 		--dump-dtb /tmp/coho.dtb
 	echo "dump_file dumpdtb /tmp/coho.dtb" >>"$CASES"
+	# Debian 13's kernel as the guest (another generation of kernel, same initramfs).
+	if [ -n "${COHO_KERNEL_NEXT:-}" ]; then
+		add_case image-next linux /coho run -k /Image.next "${GUEST[@]}" \
+			-p "$(params image-next quiet)"
+	fi
 	# A guest reset (reboot is not emulated yet): its own exit code, 3.
 	add_case reboot reset /coho run -k /Image "${GUEST[@]}" -p "$(params reboot "quiet coho_e2e_reboot")"
 	# SIGTERM while the guest runs: stopped cleanly, 128 + 15, terminal restored.
@@ -230,6 +235,9 @@ check_boot() {
 
 prepare() {
 	e2e_assets
+	# Debian 13's kernel as a second guest kernel (COHO_E2E_NEXT=0 skips it).
+	[ "${COHO_E2E_NEXT:-1}" = 0 ] || assets_next_kernel
+	echo "# second guest kernel: ${COHO_KVER_NEXT:-none}"
 	e2e_build_tools
 	e2e_kernel_fixtures
 	rm -f "$E2E_OUT"/logs/*
@@ -253,6 +261,7 @@ run_real() {
 		files=(coho="$vmm" lkvm=@coho Image="$E2E_IMAGE" l2.cpio.gz="$L2_INITRD")
 		if [ "$gic" = 3 ]; then
 			cases_gicv3
+			[ -z "${COHO_KERNEL_NEXT:-}" ] || files+=(Image.next="$COHO_KERNEL_NEXT")
 			files+=(Image.gz="$E2E_IMAGE_GZ" vmlinuz.efi="$E2E_ZBOOT" firmware.bin="$E2E_FIRMWARE"
 				garbage.img="$E2E_GARBAGE" truncated.Image="$E2E_TRUNC_IMAGE"
 				truncated.Image.gz="$E2E_TRUNC_GZ")
