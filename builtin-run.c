@@ -103,121 +103,128 @@ static int opt_console(void *value, const char *arg, const char *opt)
 		.type = OPT_UNSUPPORTED, .short_name = s, .long_name = l, .argh = a, .help = why   \
 	}
 
-static struct run_opts opts;
-
-static const struct option_spec run_options[] = {
-	{ .type = OPT_GROUP, .help = "Basic options:" },
-	{ .type = OPT_STRING,
-	  .long_name = "name",
-	  .value = &opts.cfg.name,
-	  .argh = "NAME",
-	  .help = "guest name",
-	  .def = "guest-PID" },
-	{ .type = OPT_CALLBACK,
-	  .short_name = 'c',
-	  .long_name = "cpus",
-	  .value = &opts,
-	  .argh = "N",
-	  .help = "number of vCPUs",
-	  .def = "host's online CPUs, at most 8",
-	  .cb = opt_cpus },
-	{ .type = OPT_CALLBACK,
-	  .short_name = 'm',
-	  .long_name = "mem",
-	  .value = &opts,
-	  .argh = "SIZE",
-	  .help = "guest RAM; a bare number is MiB, or K/M/G/T suffix",
-	  .def = "256 MiB + 32 MiB per vCPU beyond 4",
-	  .cb = opt_mem },
-	{ .type = OPT_CALLBACK,
-	  .long_name = "console",
-	  .value = &opts.cfg,
-	  .argh = "serial",
-	  .help = "guest console device",
-	  .def = "serial",
-	  .cb = opt_console },
-	{ .type = OPT_FLAG,
-	  .short_name = 'h',
-	  .long_name = "help",
-	  .value = &opts.help,
-	  .help = "show this help" },
-	{ .type = OPT_GROUP, .help = "Kernel options:" },
-	{ .type = OPT_STRING,
-	  .short_name = 'k',
-	  .long_name = "kernel",
-	  .value = &opts.cfg.kernel,
-	  .argh = "FILE",
-	  .help = "kernel: Image, Image.gz or EFI zboot vmlinuz" },
-	{ .type = OPT_STRING,
-	  .short_name = 'i',
-	  .long_name = "initrd",
-	  .value = &opts.cfg.initrd,
-	  .argh = "FILE",
-	  .help = "initial RAM disk" },
-	{ .type = OPT_STRING,
-	  .short_name = 'p',
-	  .long_name = "params",
-	  .value = &opts.cfg.params,
-	  .argh = "PARAMS",
-	  .help = "kernel command line (console=ttyS0 is added unless it names "
-		  "a console)" },
-	{ .type = OPT_STRING,
-	  .short_name = 'f',
-	  .long_name = "firmware",
-	  .value = &opts.cfg.firmware,
-	  .argh = "FILE",
-	  .help = "firmware loaded at the RAM base and run instead of a kernel; x0 = DTB" },
-	{ .type = OPT_GROUP, .help = "Arch options:" },
-	{ .type = OPT_CALLBACK,
-	  .long_name = "irqchip",
-	  .value = &opts.cfg,
-	  .argh = "auto|gicv3|gicv3-its|gicv2",
-	  .help = "interrupt controller",
-	  .def = "auto",
-	  .cb = opt_irqchip },
-	{ .type = OPT_STRING,
-	  .long_name = "dump-dtb",
-	  .value = &opts.cfg.dump_dtb,
-	  .argh = "FILE",
-	  .help = "write the guest device tree to FILE and exit" },
-	{ .type = OPT_GROUP, .help = "Debug options:" },
-	{ .type = OPT_FLAG,
-	  .long_name = "debug",
-	  .value = &opts.cfg.debug,
-	  .help = "log what coho does: placement, cache cleaning, exits" },
-	{ .type = OPT_GROUP, .help = "kvmtool options not supported yet (rejected):" },
-	UNSUPPORTED('d', "disk", "IMAGE", "virtio-blk and 9p arrive with virtio support"),
-	UNSUPPORTED('n', "network", "PARAMS", "virtio-net arrives with virtio support"),
-	UNSUPPORTED(0, "no-dhcp", NULL, "virtio-net arrives with virtio support"),
-	UNSUPPORTED(0, "9p", "DIR,TAG", "9p arrives with virtio support"),
-	UNSUPPORTED(0, "rng", NULL, "virtio-rng arrives with virtio support"),
-	UNSUPPORTED(0, "balloon", NULL, "no virtio-balloon"),
-	UNSUPPORTED(0, "vsock", "CID", "no virtio-vsock"),
-	UNSUPPORTED(0, "virtio-transport", "TRANSPORT", "virtio arrives later"),
-	UNSUPPORTED(0, "vfio-pci", "BDF", "VFIO passthrough arrives later"),
-	UNSUPPORTED(0, "vnc", NULL, "no graphics"),
-	UNSUPPORTED(0, "gtk", NULL, "no graphics"),
-	UNSUPPORTED(0, "sdl", NULL, "no graphics"),
-	UNSUPPORTED(0, "dev", "FILE", "no host device console"),
-	UNSUPPORTED(0, "tty", "N", "no host tty console"),
-	UNSUPPORTED(0, "sandbox", "SCRIPT", "no sandbox"),
-	UNSUPPORTED(0, "hugetlbfs", "PATH", "no hugetlbfs backing"),
-	UNSUPPORTED(0, "nodefaults", NULL, "default devices cannot be disabled"),
-	UNSUPPORTED(0, "pmu", NULL, "no vPMU"),
-	UNSUPPORTED(0, "disable-mte", NULL, "MTE is not offered"),
-	UNSUPPORTED(0, "aarch32", NULL, "64-bit guests only"),
-	UNSUPPORTED(0, "debug-single-step", NULL, NULL),
-	UNSUPPORTED(0, "debug-ioport", NULL, NULL),
-	UNSUPPORTED(0, "debug-mmio", NULL, NULL),
-	UNSUPPORTED(0, "debug-iodelay", "N", NULL),
-	OPT_END_MARKER,
-};
+/*
+ * The option table of `run` over the options struct O. It is built on the
+ * stack of each caller, so parsing leaves no state behind.
+ */
+/* clang-format off */
+#define RUN_OPTIONS(O) {                                                                     \
+	{ .type = OPT_GROUP, .help = "Basic options:" },                                     \
+	{ .type = OPT_STRING,                                                                \
+	  .long_name = "name",                                                               \
+	  .value = &(O)->cfg.name,                                                           \
+	  .argh = "NAME",                                                                    \
+	  .help = "guest name",                                                              \
+	  .def = "guest-PID" },                                                              \
+	{ .type = OPT_CALLBACK,                                                              \
+	  .short_name = 'c',                                                                 \
+	  .long_name = "cpus",                                                               \
+	  .value = (O),                                                                      \
+	  .argh = "N",                                                                       \
+	  .help = "number of vCPUs",                                                         \
+	  .def = "host's online CPUs, at most 8",                                            \
+	  .cb = opt_cpus },                                                                  \
+	{ .type = OPT_CALLBACK,                                                              \
+	  .short_name = 'm',                                                                 \
+	  .long_name = "mem",                                                                \
+	  .value = (O),                                                                      \
+	  .argh = "SIZE",                                                                    \
+	  .help = "guest RAM; a bare number is MiB, or K/M/G/T suffix",                      \
+	  .def = "256 MiB + 32 MiB per vCPU beyond 4",                                       \
+	  .cb = opt_mem },                                                                   \
+	{ .type = OPT_CALLBACK,                                                              \
+	  .long_name = "console",                                                            \
+	  .value = &(O)->cfg,                                                                \
+	  .argh = "serial",                                                                  \
+	  .help = "guest console device",                                                    \
+	  .def = "serial",                                                                   \
+	  .cb = opt_console },                                                               \
+	{ .type = OPT_FLAG,                                                                  \
+	  .short_name = 'h',                                                                 \
+	  .long_name = "help",                                                               \
+	  .value = &(O)->help,                                                               \
+	  .help = "show this help" },                                                        \
+	{ .type = OPT_GROUP, .help = "Kernel options:" },                                    \
+	{ .type = OPT_STRING,                                                                \
+	  .short_name = 'k',                                                                 \
+	  .long_name = "kernel",                                                             \
+	  .value = &(O)->cfg.kernel,                                                         \
+	  .argh = "FILE",                                                                    \
+	  .help = "kernel: Image, Image.gz or EFI zboot vmlinuz" },                          \
+	{ .type = OPT_STRING,                                                                \
+	  .short_name = 'i',                                                                 \
+	  .long_name = "initrd",                                                             \
+	  .value = &(O)->cfg.initrd,                                                         \
+	  .argh = "FILE",                                                                    \
+	  .help = "initial RAM disk" },                                                      \
+	{ .type = OPT_STRING,                                                                \
+	  .short_name = 'p',                                                                 \
+	  .long_name = "params",                                                             \
+	  .value = &(O)->cfg.params,                                                         \
+	  .argh = "PARAMS",                                                                  \
+	  .help = "kernel command line (console=ttyS0 is added unless it names "             \
+		  "a console)" },                                                            \
+	{ .type = OPT_STRING,                                                                \
+	  .short_name = 'f',                                                                 \
+	  .long_name = "firmware",                                                           \
+	  .value = &(O)->cfg.firmware,                                                       \
+	  .argh = "FILE",                                                                    \
+	  .help = "firmware loaded at the RAM base and run instead of a kernel; x0 = DTB" }, \
+	{ .type = OPT_GROUP, .help = "Arch options:" },                                      \
+	{ .type = OPT_CALLBACK,                                                              \
+	  .long_name = "irqchip",                                                            \
+	  .value = &(O)->cfg,                                                                \
+	  .argh = "auto|gicv3|gicv3-its|gicv2",                                              \
+	  .help = "interrupt controller",                                                    \
+	  .def = "auto",                                                                     \
+	  .cb = opt_irqchip },                                                               \
+	{ .type = OPT_STRING,                                                                \
+	  .long_name = "dump-dtb",                                                           \
+	  .value = &(O)->cfg.dump_dtb,                                                       \
+	  .argh = "FILE",                                                                    \
+	  .help = "write the guest device tree to FILE and exit" },                          \
+	{ .type = OPT_GROUP, .help = "Debug options:" },                                     \
+	{ .type = OPT_FLAG,                                                                  \
+	  .long_name = "debug",                                                              \
+	  .value = &(O)->cfg.debug,                                                          \
+	  .help = "log what coho does: placement, cache cleaning, exits" },                  \
+	{ .type = OPT_GROUP, .help = "kvmtool options not supported yet (rejected):" },      \
+	UNSUPPORTED('d', "disk", "IMAGE", "virtio-blk and 9p arrive with virtio support"),   \
+	UNSUPPORTED('n', "network", "PARAMS", "virtio-net arrives with virtio support"),     \
+	UNSUPPORTED(0, "no-dhcp", NULL, "virtio-net arrives with virtio support"),           \
+	UNSUPPORTED(0, "9p", "DIR,TAG", "9p arrives with virtio support"),                   \
+	UNSUPPORTED(0, "rng", NULL, "virtio-rng arrives with virtio support"),               \
+	UNSUPPORTED(0, "balloon", NULL, "no virtio-balloon"),                                \
+	UNSUPPORTED(0, "vsock", "CID", "no virtio-vsock"),                                   \
+	UNSUPPORTED(0, "virtio-transport", "TRANSPORT", "virtio arrives later"),             \
+	UNSUPPORTED(0, "vfio-pci", "BDF", "VFIO passthrough arrives later"),                 \
+	UNSUPPORTED(0, "vnc", NULL, "no graphics"),                                          \
+	UNSUPPORTED(0, "gtk", NULL, "no graphics"),                                          \
+	UNSUPPORTED(0, "sdl", NULL, "no graphics"),                                          \
+	UNSUPPORTED(0, "dev", "FILE", "no host device console"),                             \
+	UNSUPPORTED(0, "tty", "N", "no host tty console"),                                   \
+	UNSUPPORTED(0, "sandbox", "SCRIPT", "no sandbox"),                                   \
+	UNSUPPORTED(0, "hugetlbfs", "PATH", "no hugetlbfs backing"),                         \
+	UNSUPPORTED(0, "nodefaults", NULL, "default devices cannot be disabled"),            \
+	UNSUPPORTED(0, "pmu", NULL, "no vPMU"),                                              \
+	UNSUPPORTED(0, "disable-mte", NULL, "MTE is not offered"),                           \
+	UNSUPPORTED(0, "aarch32", NULL, "64-bit guests only"),                               \
+	UNSUPPORTED(0, "debug-single-step", NULL, NULL),                                     \
+	UNSUPPORTED(0, "debug-ioport", NULL, NULL),                                          \
+	UNSUPPORTED(0, "debug-mmio", NULL, NULL),                                            \
+	UNSUPPORTED(0, "debug-iodelay", "N", NULL),                                          \
+	OPT_END_MARKER,                                                                      \
+}
+/* clang-format on */
 
 #define RUN_USAGE "coho run [options] [KERNEL]"
 
 void run_usage(FILE *f)
 {
-	options_usage(f, RUN_USAGE, run_options);
+	struct run_opts o;
+	const struct option_spec specs[] = RUN_OPTIONS(&o);
+
+	options_usage(f, RUN_USAGE, specs);
 }
 
 static void run_defaults(struct run_opts *o)
@@ -428,11 +435,12 @@ out_vm:
 
 int cmd_run(int argc, char **argv)
 {
+	struct run_opts opts = { 0 };
+	const struct option_spec specs[] = RUN_OPTIONS(&opts);
 	char *pos[1];
 	int npos, ret;
 
-	memset(&opts, 0, sizeof(opts));
-	npos = options_parse(run_options, argc, argv, pos, 1);
+	npos = options_parse(specs, argc, argv, pos, 1);
 	if (npos < 0)
 		return COHO_EXIT_USAGE;
 	if (opts.help) {

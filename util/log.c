@@ -8,18 +8,12 @@
 #include "util/log.h"
 
 bool log_debug_enabled;
-static bool raw_terminal;
 static struct timespec log_t0;
 
 /* Debug lines carry seconds since the first one could be logged, for boot profiling. */
 __attribute__((constructor)) static void log_start_clock(void)
 {
 	clock_gettime(CLOCK_MONOTONIC, &log_t0);
-}
-
-void log_set_raw_terminal(bool raw)
-{
-	raw_terminal = raw;
 }
 
 /* Format the whole line first and emit it with one write(2), so that lines
@@ -36,10 +30,9 @@ static void log_line(const char *tag, const char *fmt, va_list ap)
 	if (m < 0)
 		return;
 	n += m;
-	if (n > (int)sizeof(buf) - 3)
-		n = (int)sizeof(buf) - 3;
-	if (raw_terminal)
-		buf[n++] = '\r';
+	/* The terminal keeps output post-processing in raw mode, so \n is enough. */
+	if (n > (int)sizeof(buf) - 2)
+		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
 	if (write(STDERR_FILENO, buf, (size_t)n) < 0)
 		return;

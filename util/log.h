@@ -21,7 +21,4 @@ void pr_debug_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 			pr_debug_line(__VA_ARGS__);                                                \
 	} while (0)
 
-/* Terminal may be in raw mode: messages must end lines with \r\n then. */
-void log_set_raw_terminal(bool raw);
-
 #endif

@@ -5,7 +5,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "util/log.h"
 #include "util/term.h"
 
 /*
@@ -20,7 +19,6 @@ void term_restore(void)
 	if (saved_fd >= 0) {
 		tcsetattr(saved_fd, TCSAFLUSH, &saved_termios);
 		saved_fd = -1;
-		log_set_raw_terminal(false);
 	}
 }
 
