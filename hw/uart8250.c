@@ -91,8 +91,15 @@ static void uart_transmit(struct uart8250 *u, u8 c)
 
 		if (n == 1)
 			break;
-		if (n < 0 && errno == EINTR)
+		/*
+		 * A reader that stopped reading blocks us here; the stop kick
+		 * interrupts the write, and then the output is given up so the
+		 * vCPU can leave.
+		 */
+		if (n < 0 && errno == EINTR && !vm_is_stopping(u->vm))
 			continue;
+		if (n < 0 && errno == EINTR)
+			break;
 		/* A closed pipe must not take the guest down: drop output from now on. */
 		u->out_broken = true;
 		pr_debug("console output stopped: %s", n < 0 ? strerror(errno) : "short write");

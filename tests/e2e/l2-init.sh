@@ -86,6 +86,10 @@ if grep -q 'coho_e2e_reboot' /proc/cmdline; then
 	say "rebooting"
 	reboot -f
 fi
+# coho_e2e_flood: print far more than a pipe holds (the reader may never read).
+if grep -q 'coho_e2e_flood' /proc/cmdline; then
+	yes 'COHO-L2 flood 0123456789abcdef0123456789abcdef0123456789abcdef' | head -c 1000000
+fi
 # coho_e2e_hold: stay up until the VMM is stopped from outside (signal tests).
 if grep -q 'coho_e2e_hold' /proc/cmdline; then
 	say "holding"

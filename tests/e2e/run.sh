@@ -86,6 +86,10 @@ cases_gicv3() {
 	fi
 	# A guest reset (reboot is not emulated yet): its own exit code, 3.
 	add_case reboot reset /coho run -k /Image "${GUEST[@]}" -p "$(params reboot "quiet coho_e2e_reboot")"
+	# Console output blocked (stdout a pipe nobody reads): SIGTERM must still stop coho.
+	echo "run_blocked_case blocked /coho run -k /Image ${GUEST[*]} -p '$(params blocked "quiet coho_e2e_flood coho_e2e_hold")'" >>"$CASES"
+	KIND[blocked]=blocked
+	ORDER+=(blocked)
 	# SIGTERM while the guest runs: stopped cleanly, 128 + 15, terminal restored.
 	echo "run_signal_case sigterm TERM /coho run -k /Image ${GUEST[*]} -p '$(params sigterm "quiet coho_e2e_hold")'" >>"$CASES"
 	KIND[sigterm]=signal
@@ -179,6 +183,18 @@ expect_reset() {
 	expect_eq "$n: exit code 3 (guest reset)" "$rc" 3
 }
 
+# expect_blocked NAME TEXT RC: stopped by SIGTERM while its output was blocked.
+expect_blocked() {
+	local n=$1 t=$2 rc=$3 ds
+	expect_eq "$n: exit code 143 (128 + SIGTERM) with console output blocked" "$rc" 143
+	ds=$(e2e_value "$t" "COHO-L1 stopped case=$n after-signal-ds")
+	if [[ $ds =~ ^[0-9]+$ ]] && [ "$ds" -le 50 ]; then
+		ok "$n: exited within 5 s of the signal (${ds}00 ms)"
+	else
+		not_ok "$n: exited within 5 s of the signal (got '${ds}' tenths)"
+	fi
+}
+
 # expect_signal NAME TEXT RC: coho stopped by SIGTERM while L2 was running.
 expect_signal() {
 	local n=$1 t=$2 rc=$3
@@ -222,6 +238,7 @@ check_boot() {
 		dtb) expect_dtb "$n" "$t" "$rc" "$log" ;;
 		signal) expect_signal "$n" "$t" "$rc" ;;
 		reset) expect_reset "$n" "$t" "$rc" ;;
+		blocked) expect_blocked "$n" "$t" "$rc" ;;
 		esac
 		# coho ran with stdin on L1's console, a terminal: it must leave it as it found it.
 		check "$n: console terminal settings as before the case" \
