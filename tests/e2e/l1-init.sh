@@ -85,31 +85,6 @@ run_signal_case() {
 	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
 }
 
-# run_blocked_case NAME COMMAND...: COMMAND's stdout is a FIFO whose reader
-# never reads, so console output blocks; after 25 s send SIGTERM and report
-# the exit code and how long the VMM took to exit after the signal.
-run_blocked_case() {
-	local name=$1 pid rc i
-	shift
-	say "begin case=$name"
-	mkfifo /tmp/fifo.$name
-	sleep 1000 </tmp/fifo.$name &
-	"$@" </dev/null >/tmp/fifo.$name 2>/tmp/stderr.$name &
-	pid=$!
-	sleep 25
-	kill -s TERM $pid
-	i=0
-	while [ $i -lt 200 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-	say "stopped case=$name after-signal-ds=$i"
-	kill -s KILL $pid 2>/dev/null
-	wait $pid
-	rc=$?
-	kill %1 2>/dev/null
-	sed "s/^/COHO-L1 stderr case=$name: /" /tmp/stderr.$name
-	tty_check "$name"
-	say "case=$name rc=$rc"
-}
-
 say "userspace uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 if [ -c /dev/kvm ]; then say "kvm=yes"; else say "kvm=no"; fi
 dmesg | grep -iE 'kvm.*(vhe|hyp mode|initialized|GIC)' | sed 's/^/COHO-L1 dmesg: /'

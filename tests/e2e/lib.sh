@@ -72,6 +72,11 @@ e2e_build_tools() {
 	if e2e_stale "$E2E_MKZBOOT" "$E2E_TOOLS_SRC/mkzboot.c"; then
 		gcc -O2 -Wall -Wextra -Werror -o "$E2E_MKZBOOT" "$E2E_TOOLS_SRC/mkzboot.c"
 	fi
+	E2E_BLOCKPIPE=$t/blockpipe
+	if e2e_stale "$E2E_BLOCKPIPE" "$E2E_TOOLS_SRC/blockpipe.c"; then
+		"${E2E_CROSS}gcc" -static -O2 -Wall -Wextra -Werror -o "$E2E_BLOCKPIPE" \
+			"$E2E_TOOLS_SRC/blockpipe.c"
+	fi
 	if e2e_stale "$E2E_RUNSTAT" "$E2E_TOOLS_SRC/runstat.c"; then
 		"${E2E_CROSS}gcc" -static -O2 -Wall -Wextra -Werror -o "$E2E_RUNSTAT" \
 			"$E2E_TOOLS_SRC/runstat.c"
