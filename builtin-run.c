@@ -16,8 +16,7 @@
 #include "builtin-run.h"
 #include "console.h"
 #include "exit_codes.h"
-#include "hw/pl031.h"
-#include "hw/uart8250.h"
+#include "arm64/board.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/parse.h"
@@ -85,6 +84,57 @@ static int opt_irqchip(void *value, const char *arg, const char *opt)
 	return -EINVAL;
 }
 
+/* -d FILE[,ro][,direct], as kvmtool; may be given up to VM_MAX_DISKS times. */
+static int opt_disk(void *value, const char *arg, const char *opt)
+{
+	struct vm_config *cfg = value;
+	struct disk_config *d;
+	char *copy, *p, *save = NULL;
+
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		pr_err("%s: at most %d disks", opt, VM_MAX_DISKS);
+		return -E2BIG;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	d = &cfg->disks[cfg->nr_disks];
+	memset(d, 0, sizeof(*d));
+	p = strtok_r(copy, ",", &save);
+	if (!p || p != copy) {
+		pr_err("%s: no image file in '%s'", opt, arg);
+		free(copy);
+		return -EINVAL;
+	}
+	d->path = p; /* == copy: freed by run_free_config() */
+	while ((p = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(p, "ro")) {
+			d->read_only = true;
+		} else if (!strcmp(p, "direct")) {
+			d->direct = true;
+		} else {
+			pr_err("%s: unknown disk option '%s' in '%s' (ro, direct)", opt, p, arg);
+			free(copy);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_disks++;
+	return 0;
+}
+
+static int opt_virtio_transport(void *value, const char *arg, const char *opt)
+{
+	(void)value;
+	if (!strcmp(arg, "pci"))
+		return 0;
+	if (!strcmp(arg, "mmio")) {
+		pr_err("%s mmio is not supported by coho yet (only pci)", opt);
+		return -ENOTSUP;
+	}
+	pr_err("%s: unknown virtio transport '%s' (pci)", opt, arg);
+	return -EINVAL;
+}
+
 static int opt_console(void *value, const char *arg, const char *opt)
 {
 	(void)value;
@@ -144,6 +194,14 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	  .long_name = "help",                                                               \
 	  .value = &(O)->help,                                                               \
 	  .help = "show this help" },                                                        \
+	{ .type = OPT_CALLBACK, .short_name = 'd', .long_name = "disk", .value = &(O)->cfg,  \
+	  .argh = "FILE[,ro][,direct]", .help = "a virtio-blk disk backed by a raw image "      \
+	  "(up to 8)", .cb = opt_disk },                                                        \
+	{ .type = OPT_FLAG, .long_name = "rng", .value = &(O)->cfg.rng,                   \
+	  .help = "a virtio-rng device (entropy from the host's getrandom())" },               \
+	{ .type = OPT_CALLBACK, .long_name = "virtio-transport", .value = &(O)->cfg,        \
+	  .argh = "pci", .help = "transport of the virtio devices", .def = "pci",              \
+	  .cb = opt_virtio_transport },                                                        \
 	{ .type = OPT_GROUP, .help = "Kernel options:" },                                    \
 	{ .type = OPT_STRING,                                                                \
 	  .short_name = 'k',                                                                 \
@@ -189,14 +247,11 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	  .value = &(O)->cfg.debug,                                                          \
 	  .help = "log what coho does: placement, cache cleaning, exits" },                  \
 	{ .type = OPT_GROUP, .help = "kvmtool options not supported yet (rejected):" },      \
-	UNSUPPORTED('d', "disk", "IMAGE", "virtio-blk and 9p arrive with virtio support"),   \
 	UNSUPPORTED('n', "network", "PARAMS", "virtio-net arrives with virtio support"),     \
 	UNSUPPORTED(0, "no-dhcp", NULL, "virtio-net arrives with virtio support"),           \
 	UNSUPPORTED(0, "9p", "DIR,TAG", "9p arrives with virtio support"),                   \
-	UNSUPPORTED(0, "rng", NULL, "virtio-rng arrives with virtio support"),               \
 	UNSUPPORTED(0, "balloon", NULL, "no virtio-balloon"),                                \
 	UNSUPPORTED(0, "vsock", "CID", "no virtio-vsock"),                                   \
-	UNSUPPORTED(0, "virtio-transport", "TRANSPORT", "virtio arrives later"),             \
 	UNSUPPORTED(0, "vfio-pci", "BDF", "VFIO passthrough arrives later"),                 \
 	UNSUPPORTED(0, "vnc", NULL, "no graphics"),                                          \
 	UNSUPPORTED(0, "gtk", NULL, "no graphics"),                                          \
@@ -353,8 +408,7 @@ static int run_vm(struct vm_config *cfg)
 {
 	struct timespec t0;
 	struct vm vm;
-	struct uart8250 uart;
-	struct pl031 rtc;
+	struct board *board = NULL;
 	struct boot_info bi;
 	struct clean_stats cs;
 	sigset_t sigs;
@@ -362,18 +416,19 @@ static int run_vm(struct vm_config *cfg)
 	bool tty = false;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	uart.wake_fd = -1;
 	ret = vm_create(&vm, cfg);
 	if (ret) {
 		code = ret == -EINVAL ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;
 		goto out_vm;
 	}
-	ret = uart8250_init(&uart, &vm, ARM_UART_BASE, ARM_UART_SIZE, ARM_UART_SPI, STDOUT_FILENO);
-	if (!ret)
-		ret = pl031_init(&rtc, &vm, ARM_RTC_BASE);
+	board = calloc(1, sizeof(*board));
+	ret = board ? board_init(board, &vm) : -ENOMEM;
 	if (ret) {
-		pr_err("cannot set up devices: %s", strerror(-ret));
-		code = COHO_EXIT_VMM_ERROR;
+		/* A disk that is missing, unreadable or not a file is bad input. */
+		code = (ret == -ENOENT || ret == -EACCES || ret == -EINVAL || ret == -EISDIR ||
+			ret == -EROFS)
+			   ? COHO_EXIT_USAGE
+			   : COHO_EXIT_VMM_ERROR;
 		goto out_vm;
 	}
 	pr_debug("VM created after %llu us", (unsigned long long)elapsed_us(&t0));
@@ -411,14 +466,17 @@ static int run_vm(struct vm_config *cfg)
 	pr_debug("%u vCPUs, %llu MiB RAM, entry 0x%llx, DTB 0x%llx; ready after %llu us",
 		 vm.nr_vcpus, (unsigned long long)(vm.mem.size >> 20), (unsigned long long)bi.entry,
 		 (unsigned long long)bi.dtb_addr, (unsigned long long)elapsed_us(&t0));
-	ret = vm_start_vcpus(&vm);
+	ret = vm.dry ? 0 : board_start(board);
+	if (!ret)
+		ret = vm_start_vcpus(&vm);
 	if (ret) {
 		code = vm.dry ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;
 		vm_join_vcpus(&vm);
 		goto out_term;
 	}
-	supervise(&vm, &uart, sigfd, tty);
+	supervise(&vm, &board->uart, sigfd, tty);
 	vm_join_vcpus(&vm);
+	board_stop(board);
 	code = vm.exit_code;
 	pr_debug("guest stopped after %llu us, exit code %d", (unsigned long long)elapsed_us(&t0),
 		 code);
@@ -427,10 +485,21 @@ out_term:
 out_vm:
 	if (sigfd >= 0)
 		close(sigfd);
+	/* Devices first: they still use the VM's descriptors to detach. */
+	if (board)
+		board_destroy(board);
+	free(board);
 	vm_destroy(&vm);
-	if (uart.wake_fd >= 0)
-		uart8250_destroy(&uart);
 	return code;
+}
+
+static void run_free_config(struct vm_config *cfg)
+{
+	u32 i;
+
+	for (i = 0; i < cfg->nr_disks; i++)
+		free((char *)cfg->disks[i].path);
+	cfg->nr_disks = 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -441,23 +510,21 @@ int cmd_run(int argc, char **argv)
 	int npos, ret;
 
 	npos = options_parse(specs, argc, argv, pos, 1);
-	if (npos < 0)
-		return COHO_EXIT_USAGE;
-	if (opts.help) {
+	if (npos < 0) {
+		ret = COHO_EXIT_USAGE;
+	} else if (opts.help) {
 		run_usage(stdout);
-		return 0;
+		ret = 0;
+	} else if (npos == 1 && opts.cfg.kernel) {
+		pr_err("two kernels given: -k %s and %s", opts.cfg.kernel, pos[0]);
+		ret = COHO_EXIT_USAGE;
+	} else {
+		if (npos == 1)
+			opts.cfg.kernel = pos[0];
+		run_defaults(&opts);
+		log_debug_enabled = opts.cfg.debug;
+		ret = run_check_config(&opts.cfg) ? COHO_EXIT_USAGE : run_vm(&opts.cfg);
 	}
-	if (npos == 1) {
-		if (opts.cfg.kernel) {
-			pr_err("two kernels given: -k %s and %s", opts.cfg.kernel, pos[0]);
-			return COHO_EXIT_USAGE;
-		}
-		opts.cfg.kernel = pos[0];
-	}
-	run_defaults(&opts);
-	log_debug_enabled = opts.cfg.debug;
-	ret = run_check_config(&opts.cfg);
-	if (ret)
-		return COHO_EXIT_USAGE;
-	return run_vm(&opts.cfg);
+	run_free_config(&opts.cfg);
+	return ret;
 }

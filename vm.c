@@ -118,6 +118,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->arch.gic_fd = -1;
 	vm->arch.its_fd = -1;
 	vm->dry = !arch_kvm_supported();
+	irq_routes_init(&vm->irq);
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return -errno;
@@ -197,6 +198,15 @@ int vm_start_vcpus(struct vm *vm)
 	return 0;
 }
 
+int vm_add_fdt_hook(struct vm *vm, int (*fn)(void *fdt, u32 gic_phandle, void *opaque),
+		    void *opaque)
+{
+	if (vm->nr_fdt_hooks == VM_MAX_FDT_HOOKS)
+		return -ENOSPC;
+	vm->fdt_hooks[vm->nr_fdt_hooks++] = (struct fdt_hook){ fn, opaque };
+	return 0;
+}
+
 bool vm_is_stopping(struct vm *vm)
 {
 	return __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
@@ -271,6 +281,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	guest_mem_destroy(&vm->mem);
 	mmio_bus_free(&vm->mmio);
+	irq_routes_free(&vm->irq);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	vm->stop_efd = -1;

@@ -6,6 +6,7 @@
 
 #include "arm64/arch.h"
 #include "guest_mem.h"
+#include "irq.h"
 #include "mmio_bus.h"
 #include "util/types.h"
 
@@ -14,6 +15,14 @@ enum irqchip_kind {
 	IRQCHIP_GICV3,
 	IRQCHIP_GICV3_ITS,
 	IRQCHIP_GICV2,
+};
+
+#define VM_MAX_DISKS 8
+
+struct disk_config {
+	const char *path;
+	bool read_only;
+	bool direct; /* O_DIRECT: bypass the host page cache */
 };
 
 /* Everything `coho run` was asked to do; filled by builtin-run.c only. */
@@ -28,9 +37,19 @@ struct vm_config {
 	u32 nr_cpus;
 	enum irqchip_kind irqchip;
 	bool debug;
+	bool rng; /* virtio-rng */
+	struct disk_config disks[VM_MAX_DISKS];
+	u32 nr_disks;
 };
 
 struct kvm_run;
+
+/* A device's contribution to the device tree, written after every device exists. */
+struct fdt_hook {
+	int (*fn)(void *fdt, u32 gic_phandle, void *opaque);
+	void *opaque;
+};
+#define VM_MAX_FDT_HOOKS 16
 
 struct vcpu {
 	struct vm *vm;
@@ -53,6 +72,9 @@ struct vm {
 	u32 nr_vcpus;
 	size_t run_size;
 	struct arch_vm arch;
+	struct irq_routes irq;
+	struct fdt_hook fdt_hooks[VM_MAX_FDT_HOOKS];
+	u32 nr_fdt_hooks;
 
 	int stop_efd;  /* readable once the VM is stopping */
 	int exit_code; /* first stop reason wins */
@@ -70,6 +92,10 @@ void vm_request_stop(struct vm *vm, int exit_code);
 bool vm_is_stopping(struct vm *vm);
 /* Join the vCPU threads (after vm_request_stop). */
 void vm_join_vcpus(struct vm *vm);
+
+/* Add a DT node writer (see arm64/fdt.h add_nodes for the rules). -ENOSPC. */
+int vm_add_fdt_hook(struct vm *vm, int (*fn)(void *fdt, u32 gic_phandle, void *opaque),
+		    void *opaque);
 
 /* The vCPU thread body (vcpu.c). */
 void *vcpu_thread(void *arg);

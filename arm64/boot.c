@@ -139,6 +139,21 @@ static char *boot_cmdline(const char *params)
 	return s;
 }
 
+/* fdt_params.add_nodes: every device's node, in registration order. */
+static int boot_fdt_hooks(void *fdt, u32 gic_phandle, void *opaque)
+{
+	struct vm *vm = opaque;
+	u32 i;
+
+	for (i = 0; i < vm->nr_fdt_hooks; i++) {
+		int ret = vm->fdt_hooks[i].fn(fdt, gic_phandle, vm->fdt_hooks[i].opaque);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int build_and_write_dtb(struct vm *vm, const struct boot_plan *plan, struct boot_info *bi)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -172,6 +187,8 @@ static int build_and_write_dtb(struct vm *vm, const struct boot_plan *plan, stru
 	p.rng_seed = rng_seed;
 	p.rng_seed_len = sizeof(rng_seed);
 	p.serial_stdout = true;
+	p.add_nodes = boot_fdt_hooks;
+	p.opaque = vm;
 
 	for (;;) {
 		void *n = realloc(buf, size);

@@ -85,6 +85,20 @@ run_signal_case() {
 	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
 }
 
+# run_blk_case NAME COMMAND...: give COMMAND two fresh random disk images,
+# /tmp/rw.img and /tmp/ro.img, and report their checksums before, and what
+# the guest left in sector 1 of rw.img afterwards.
+run_blk_case() {
+	local name=$1
+	shift
+	dd if=/dev/urandom of=/tmp/rw.img bs=1M count=4 2>/dev/null
+	dd if=/dev/urandom of=/tmp/ro.img bs=1M count=4 2>/dev/null
+	say "blk-before case=$name rw=$(sha256sum /tmp/rw.img | cut -d' ' -f1) ro=$(sha256sum /tmp/ro.img | cut -d' ' -f1)"
+	run_case "$name" "$@"
+	say "blk-after case=$name ro=$(sha256sum /tmp/ro.img | cut -d' ' -f1) sector1=$(dd if=/tmp/rw.img bs=512 skip=1 count=1 2>/dev/null | head -n 1 | tr -cd 'A-Za-z0-9_-')"
+	rm -f /tmp/rw.img /tmp/ro.img
+}
+
 say "userspace uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 if [ -c /dev/kvm ]; then say "kvm=yes"; else say "kvm=no"; fi
 dmesg | grep -iE 'kvm.*(vhe|hyp mode|initialized|GIC)' | sed 's/^/COHO-L1 dmesg: /'

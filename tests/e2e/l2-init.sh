@@ -81,6 +81,44 @@ fi
 [ -e $dt/chosen/stdout-path ] && say "dt-stdout-path=$(dt_str $dt/chosen/stdout-path)"
 
 say "done uptime=$(cut -d' ' -f1 /proc/uptime)"
+# coho_e2e_virtio: load the virtio drivers and report what the devices do.
+if grep -q 'coho_e2e_virtio' /proc/cmdline; then
+	mods=/lib/modules/$(uname -r)
+	if [ -f "$mods/order" ]; then
+		while read -r m; do
+			insmod "$mods/$m.ko" 2>/dev/null || say "insmod-failed=$m"
+		done <"$mods/order"
+	fi
+	sleep 1
+	for b in $dt/pci@*; do
+		[ -d "$b" ] || continue
+		if [ -e "$b/dma-coherent" ]; then c=yes; else c=no; fi
+		say "dt-pci-bridge=${b#"$dt"} dma-coherent=$c"
+	done
+	rng=/sys/class/misc/hw_random
+	if [ -e $rng/rng_current ]; then say "rng-current=$(cat $rng/rng_current)"; else say "rng-current=none"; fi
+	say "rng-bytes=$(head -c 4096 /dev/hwrng 2>/dev/null | wc -c)"
+	say "rng-distinct=$(head -c 4096 /dev/hwrng 2>/dev/null | od -An -v -tx1 | tr ' ' '\n' | grep . | sort -u | wc -l)"
+	say "msi-irqs=$(grep -c -i 'msi' /proc/interrupts)"
+	say "virtio-devices=$(ls /sys/bus/virtio/devices 2>/dev/null | tr '\n' ' ')"
+fi
+# coho_e2e_blk: two virtio disks: read both, write a token to the first,
+# try to write the second (read-only).
+if grep -q 'coho_e2e_blk' /proc/cmdline; then
+	token=$(sed -n 's/.*coho_e2e=\([^ ]*\).*/\1/p' /proc/cmdline)
+	say "blk-rw-sha=$(sha256sum /dev/vda 2>/dev/null | cut -d' ' -f1)"
+	say "blk-ro-sha=$(sha256sum /dev/vdb 2>/dev/null | cut -d' ' -f1)"
+	say "blk-ro-flag=$(cat /sys/block/vdb/ro 2>/dev/null)"
+	say "blk-serial=$(cat /sys/block/vda/serial 2>/dev/null)"
+	printf 'COHO-WRITTEN-%s\n' "$token" | dd of=/dev/vda bs=512 seek=1 conv=notrunc 2>/dev/null
+	sync
+	say "blk-write=$?"
+	if echo x | dd of=/dev/vdb bs=512 seek=1 conv=notrunc 2>/dev/null && sync; then
+		say "blk-ro-write=accepted"
+	else
+		say "blk-ro-write=refused"
+	fi
+fi
 # coho_e2e_reboot: ask for a reset instead of a power-off (PSCI SYSTEM_RESET).
 if grep -q 'coho_e2e_reboot' /proc/cmdline; then
 	say "rebooting"

@@ -143,13 +143,46 @@ e2e_rootfs() {
 	mknod -m 600 "$dir/dev/console" c 5 1
 }
 
+# Guest drivers that Debian builds as modules, in load order (dependencies
+# first); those a kernel has built in are simply absent from its tree.
+E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio-rng virtio_blk)
+
+# e2e_l2_modules ROOT KERNEL...: copy the E2E_L2_MODULES of each KERNEL (a
+# vmlinuz inside an unpacked linux-image package) into ROOT/lib/modules/
+# <release>/, decompressed, with a load-order file "order".
+e2e_l2_modules() {
+	local root=$1 k tree rel m f dest
+	shift
+	for k; do
+		[ -n "$k" ] || continue
+		rel=${k##*/vmlinuz-}
+		# Debian 13 (merged /usr) keeps modules in usr/lib/modules.
+		tree=$(dirname "$(dirname "$k")")/lib/modules/$rel
+		[ -d "$tree" ] || tree=$(dirname "$(dirname "$k")")/usr/lib/modules/$rel
+		[ -d "$tree" ] || { e2e_log "no modules for $rel"; continue; }
+		dest=$root/lib/modules/$rel
+		mkdir -p "$dest"
+		: >"$dest/order"
+		for m in "${E2E_L2_MODULES[@]}"; do
+			f=$(find "$tree" \( -name "$m.ko" -o -name "$m.ko.xz" \) | head -n 1 || true)
+			[ -n "$f" ] || continue
+			case $f in
+			*.xz) xz -dc "$f" >"$dest/$m.ko" ;;
+			*) cp "$f" "$dest/$m.ko" ;;
+			esac
+			echo "$m" >>"$dest/order"
+		done
+	done
+}
+
 # e2e_l2_initramfs OUT PAYLOAD: the L2 guest's initramfs (gzip'd cpio) with
-# PAYLOAD as /payload.bin.
+# PAYLOAD as /payload.bin and the virtio modules of the guest kernels.
 e2e_l2_initramfs() {
 	local out=$1 payload=$2 dir
 	e2e_mktemp dir
 	e2e_rootfs "$dir" "$E2E_DIR/l2-init.sh"
 	cp "$payload" "$dir/payload.bin"
+	e2e_l2_modules "$dir" "$COHO_KERNEL" "${COHO_KERNEL_NEXT:-}"
 	e2e_cpio "$dir" "$out" gzip
 	rm -rf "$dir"
 }

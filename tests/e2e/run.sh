@@ -84,6 +84,17 @@ cases_gicv3() {
 		add_case image-next linux /coho run -k /Image.next "${GUEST[@]}" \
 			-p "$(params image-next quiet)"
 	fi
+	# virtio-rng on the virtio PCI bridge (MSI-X through the ITS).
+	add_case virtio-rng virtio-msi /coho run -k /Image "${GUEST[@]}" --rng \
+		-p "$(params virtio-rng "quiet coho_e2e_virtio")"
+	if [ -n "${COHO_KERNEL_NEXT:-}" ]; then
+		add_case virtio-rng-next virtio-msi /coho run -k /Image.next "${GUEST[@]}" --rng \
+			-p "$(params virtio-rng-next "quiet coho_e2e_virtio")"
+	fi
+	# virtio-blk: a read-write and a read-only disk.
+	echo "run_blk_case virtio-blk /coho run -k /Image ${GUEST[*]} -d /tmp/rw.img -d /tmp/ro.img,ro -p '$(params virtio-blk "quiet coho_e2e_virtio coho_e2e_blk")'" >>"$CASES"
+	KIND[virtio-blk]=virtio-blk
+	ORDER+=(virtio-blk)
 	# A guest reset (reboot is not emulated yet): its own exit code, 3.
 	add_case reboot reset /coho run -k /Image "${GUEST[@]}" -p "$(params reboot "quiet coho_e2e_reboot")"
 	# Console output blocked (stdout a pipe nobody reads): SIGTERM must still stop coho.
@@ -96,6 +107,9 @@ cases_gicv3() {
 }
 
 cases_gicv2() {
+	# No ITS: virtio-pci falls back to INTx.
+	add_case virtio-rng-intx virtio-intx /coho run -k /Image "${GUEST[@]}" --irqchip gicv2 --rng \
+		-p "$(params virtio-rng-intx "quiet coho_e2e_virtio")"
 	add_case image-gicv2 linux /coho run -k /Image "${GUEST[@]}" --irqchip gicv2 \
 		-p "$(params image-gicv2 quiet)"
 	add_case image-gicv2-auto linux /coho run -k /Image "${GUEST[@]}" --irqchip auto \
@@ -198,6 +212,47 @@ expect_blocked() {
 	fi
 }
 
+# expect_virtio NAME TEXT RC MSI(yes/no): a guest with virtio-rng on the virtio bridge.
+expect_virtio() {
+	local n=$1 t=$2 rc=$3 msi=$4 v
+	expect_eq "$n: exit code 0" "$rc" 0
+	check "$n: L2 reached userspace" has_line "$t" "COHO-L2 userspace"
+	check "$n: no module failed to load" bash -c "! grep -q 'COHO-L2 insmod-failed' <<<\"\$1\"" _ "$t"
+	expect_match "$n: the virtio PCI bridge is dma-coherent in the guest's DT" \
+		"$(e2e_value "$t" "COHO-L2 dt-pci-bridge")" '^/pci@10000000 dma-coherent=yes$'
+	expect_match "$n: the guest's hwrng is virtio" "$(e2e_value "$t" "COHO-L2 rng-current")" '^virtio'
+	expect_eq "$n: 4096 bytes read from /dev/hwrng" "$(e2e_value "$t" "COHO-L2 rng-bytes")" 4096
+	v=$(e2e_value "$t" "COHO-L2 rng-distinct")
+	if [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge 200 ]; then
+		ok "$n: the bytes look random ($v distinct byte values in 4096)"
+	else
+		not_ok "$n: the bytes look random (got '$v' distinct byte values)"
+	fi
+	v=$(e2e_value "$t" "COHO-L2 msi-irqs")
+	if [ "$msi" = yes ]; then
+		check "$n: the guest uses MSIs ($v lines in /proc/interrupts)" [ "${v:-0}" -ge 1 ]
+	fi
+}
+
+# expect_blk NAME TEXT RC LOG: the disks' contents as seen by L2 and left in L1.
+expect_blk() {
+	local n=$1 t=$2 rc=$3 log=$4 before after
+	before=$(grep "^COHO-L1 blk-before case=$n " "$log" | tail -n 1)
+	after=$(grep "^COHO-L1 blk-after case=$n " "$log" | tail -n 1)
+	expect_eq "$n: exit code 0" "$rc" 0
+	expect_eq "$n: L2 read the rw disk intact (sha256)" "$(e2e_value "$t" "COHO-L2 blk-rw-sha")" \
+		"$(e2e_value "$before" rw | cut -d' ' -f1)"
+	expect_eq "$n: L2 read the ro disk intact (sha256)" "$(e2e_value "$t" "COHO-L2 blk-ro-sha")" \
+		"$(e2e_value "$before" ro | cut -d' ' -f1)"
+	expect_eq "$n: the ro disk is read-only in L2" "$(e2e_value "$t" "COHO-L2 blk-ro-flag")" 1
+	expect_eq "$n: writing the ro disk fails in L2" "$(e2e_value "$t" "COHO-L2 blk-ro-write")" refused
+	expect_eq "$n: the ro image is unchanged" "$(e2e_value "$after" ro | cut -d' ' -f1)" \
+		"$(e2e_value "$before" ro | cut -d' ' -f1)"
+	expect_eq "$n: L2's write reached the rw image" "$(e2e_value "$after" sector1)" \
+		"COHO-WRITTEN-$TOKEN-$n"
+	expect_match "$n: the disk has a serial number" "$(e2e_value "$t" "COHO-L2 blk-serial")" '^coho-disk0'
+}
+
 # expect_signal NAME TEXT RC: coho stopped by SIGTERM while L2 was running.
 expect_signal() {
 	local n=$1 t=$2 rc=$3
@@ -242,6 +297,9 @@ check_boot() {
 		signal) expect_signal "$n" "$t" "$rc" ;;
 		reset) expect_reset "$n" "$t" "$rc" ;;
 		blocked) expect_blocked "$n" "$t" "$rc" ;;
+		virtio-msi) expect_virtio "$n" "$t" "$rc" yes ;;
+		virtio-blk) expect_blk "$n" "$t" "$rc" "$log" ;;
+		virtio-intx) expect_virtio "$n" "$t" "$rc" no ;;
 		esac
 		# coho ran with stdin on L1's console, a terminal: it must leave it as it found it.
 		check "$n: console terminal settings as before the case" \

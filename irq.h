@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef COHO_IRQ_H
+#define COHO_IRQ_H
+
+#include <pthread.h>
+
+#include "util/types.h"
+
+struct vm;
+
+/*
+ * Interrupts from devices into the guest without a vCPU thread: MSIs routed
+ * through KVM's GSI routing (with the ITS device ID, so the GICv3 ITS can
+ * translate them) and raised through irqfds; guest notifications received
+ * through ioeventfds. KVM_SET_GSI_ROUTING replaces the whole table, so the
+ * table lives here and is pushed again on every change.
+ */
+struct irq_routes {
+	pthread_mutex_t lock;
+	struct kvm_irq_routing *table; /* MSI entries only */
+	u32 next_gsi;
+};
+
+void irq_routes_init(struct irq_routes *r);
+void irq_routes_free(struct irq_routes *r);
+
+/* A GSI for an MSI route, not yet pointing anywhere. -ENOSPC. */
+int vm_msi_gsi_alloc(struct vm *vm);
+/* Point @gsi at the MSI (@addr, @data) from ITS device @devid. -errno. */
+int vm_msi_route_set(struct vm *vm, u32 gsi, u64 addr, u32 data, u32 devid);
+/* Attach (or detach) eventfd @efd to @gsi: a write to @efd raises the interrupt. */
+int vm_irqfd(struct vm *vm, int efd, u32 gsi, bool assign);
+/* A guest write of @len bytes to @addr signals @efd in the kernel, without an exit. */
+int vm_ioeventfd(struct vm *vm, int efd, u64 addr, u32 len, bool assign);
+/* KVM can route MSIs with device IDs (GICv3 ITS) and use irqfds. */
+bool vm_has_msi(struct vm *vm);
+
+#endif
