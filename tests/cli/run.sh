@@ -85,6 +85,20 @@ check "mem-suffix: 1G" [ "$(prop -t x out.dtb /memory@40000000 reg)" = "0 400000
 expect_dtb console-param -k Image -c 1 -p "console=hvc0"
 check "console-param: no console added" [ "$(prop -t s out.dtb /chosen bootargs)" = "console=hvc0" ]
 
+expect_dtb virtio -k Image -c 1 --rng -d initrd.img -d initrd.img,ro,direct
+check "virtio: a pci-host-ecam-generic bridge" grep -q 'pci-host-ecam-generic' out.dts
+check "virtio: the virtio bridge is dma-coherent" bash -c 'fdtget out.dtb /pci@10000000 dma-coherent >/dev/null 2>&1 || [ $? -eq 0 ]'
+check "virtio: dma-coherent present" grep -q 'dma-coherent;' out.dts
+check "virtio: msi-map to the ITS" grep -q 'msi-map' out.dts
+expect_dtb no-virtio -k Image -c 1
+check "no-virtio: no PCI bridge without virtio devices" bash -c '! grep -q pci-host-ecam-generic out.dts'
+
+expect_error missing-disk run -k Image -c 1 -d no-such.img --dump-dtb out.dtb
+expect_error disk-is-dir run -k Image -c 1 -d adir --dump-dtb out.dtb
+expect_error disk-bad-flag run -k Image -c 1 -d initrd.img,rw,bogus
+expect_error disk-no-file run -k Image -c 1 -d ,ro
+expect_error too-many-disks run -k Image -c 1 -d a -d a -d a -d a -d a -d a -d a -d a -d a
+expect_error virtio-mmio run -k Image -c 1 --virtio-transport mmio
 expect_error no-kernel run -c 1
 expect_error missing-kernel run -k no-such-file -c 1 --dump-dtb out.dtb
 expect_error kernel-is-dir run -k adir -c 1 --dump-dtb out.dtb
