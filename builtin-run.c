@@ -14,7 +14,7 @@
 #include "arm64/cache.h"
 #include "arm64/layout.h"
 #include "builtin-run.h"
-#include "console.h"
+#include "console_in.h"
 #include "exit_codes.h"
 #include "arm64/board.h"
 #include "util/log.h"
@@ -122,6 +122,40 @@ static int opt_disk(void *value, const char *arg, const char *opt)
 	return 0;
 }
 
+/* --9p DIR[,TAG][,ro]: share a host directory (kvmtool's syntax; TAG defaults to "hostshare"). */
+static int opt_9p(void *value, const char *arg, const char *opt)
+{
+	struct vm_config *cfg = value;
+	struct share_config *sh;
+	char *copy, *p, *save = NULL;
+
+	if (cfg->nr_shares == VM_MAX_SHARES) {
+		pr_err("%s: at most %d shared directories", opt, VM_MAX_SHARES);
+		return -E2BIG;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	sh = &cfg->shares[cfg->nr_shares];
+	memset(sh, 0, sizeof(*sh));
+	p = strtok_r(copy, ",", &save);
+	if (!p || p != copy) {
+		pr_err("%s: no directory in '%s'", opt, arg);
+		free(copy);
+		return -EINVAL;
+	}
+	sh->dir = p; /* == copy: freed by run_free_config() */
+	sh->tag = "hostshare";
+	while ((p = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(p, "ro"))
+			sh->read_only = true;
+		else
+			sh->tag = p;
+	}
+	cfg->nr_shares++;
+	return 0;
+}
+
 static int opt_virtio_transport(void *value, const char *arg, const char *opt)
 {
 	(void)value;
@@ -137,14 +171,21 @@ static int opt_virtio_transport(void *value, const char *arg, const char *opt)
 
 static int opt_console(void *value, const char *arg, const char *opt)
 {
-	(void)value;
-	if (!strcmp(arg, "serial"))
+	struct vm_config *cfg = value;
+
+	if (!strcmp(arg, "serial")) {
+		cfg->console = CONSOLE_SERIAL;
 		return 0;
-	if (!strcmp(arg, "virtio") || !strcmp(arg, "hv")) {
-		pr_err("%s %s is not supported by coho yet (only serial)", opt, arg);
+	}
+	if (!strcmp(arg, "virtio")) {
+		cfg->console = CONSOLE_VIRTIO;
+		return 0;
+	}
+	if (!strcmp(arg, "hv")) {
+		pr_err("%s hv is not supported by coho (serial or virtio)", opt);
 		return -ENOTSUP;
 	}
-	pr_err("%s: unknown console '%s' (serial)", opt, arg);
+	pr_err("%s: unknown console '%s' (serial or virtio)", opt, arg);
 	return -EINVAL;
 }
 
@@ -185,7 +226,7 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	{ .type = OPT_CALLBACK,                                                              \
 	  .long_name = "console",                                                            \
 	  .value = &(O)->cfg,                                                                \
-	  .argh = "serial",                                                                  \
+	  .argh = "serial|virtio",                                                                  \
 	  .help = "guest console device",                                                    \
 	  .def = "serial",                                                                   \
 	  .cb = opt_console },                                                               \
@@ -197,6 +238,9 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	{ .type = OPT_CALLBACK, .short_name = 'd', .long_name = "disk", .value = &(O)->cfg,  \
 	  .argh = "FILE[,ro][,direct]", .help = "a virtio-blk disk backed by a raw image "      \
 	  "(up to 8)", .cb = opt_disk },                                                        \
+	{ .type = OPT_CALLBACK, .long_name = "9p", .value = &(O)->cfg,                      \
+	  .argh = "DIR[,TAG][,ro]", .help = "share a host directory over virtio-9p "           \
+	  "(mount -t 9p -o trans=virtio TAG)", .def = "TAG hostshare", .cb = opt_9p },           \
 	{ .type = OPT_FLAG, .long_name = "rng", .value = &(O)->cfg.rng,                   \
 	  .help = "a virtio-rng device (entropy from the host's getrandom())" },               \
 	{ .type = OPT_CALLBACK, .long_name = "virtio-transport", .value = &(O)->cfg,        \
@@ -249,7 +293,6 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	{ .type = OPT_GROUP, .help = "kvmtool options not supported yet (rejected):" },      \
 	UNSUPPORTED('n', "network", "PARAMS", "virtio-net arrives with virtio support"),     \
 	UNSUPPORTED(0, "no-dhcp", NULL, "virtio-net arrives with virtio support"),           \
-	UNSUPPORTED(0, "9p", "DIR,TAG", "9p arrives with virtio support"),                   \
 	UNSUPPORTED(0, "balloon", NULL, "no virtio-balloon"),                                \
 	UNSUPPORTED(0, "vsock", "CID", "no virtio-vsock"),                                   \
 	UNSUPPORTED(0, "vfio-pci", "BDF", "VFIO passthrough arrives later"),                 \
@@ -347,9 +390,9 @@ static int write_dtb(struct vm *vm, const struct boot_info *bi, const char *path
 }
 
 /* The main thread's loop: console input and signals, until the VM stops. */
-static void supervise(struct vm *vm, struct uart8250 *uart, int sigfd, bool tty)
+static void supervise(struct vm *vm, struct console_sink sink, int sigfd, bool tty)
 {
-	struct console_in con = { .vm = vm, .uart = uart, .tty = tty };
+	struct console_in con = { .vm = vm, .sink = sink, .tty = tty };
 
 	while (!vm_is_stopping(vm)) {
 		struct pollfd fds[3] = {
@@ -357,11 +400,11 @@ static void supervise(struct vm *vm, struct uart8250 *uart, int sigfd, bool tty)
 			{ .fd = sigfd, .events = POLLIN },
 			{ .fd = -1, .events = POLLIN },
 		};
-		size_t room = con.eof ? 0 : uart8250_rx_room(uart);
+		size_t room = con.eof ? 0 : sink.room(sink.dev);
 
 		/* Read stdin only while the guest's FIFO has room: input is never dropped. */
 		if (!con.eof)
-			fds[2].fd = room ? STDIN_FILENO : uart->wake_fd;
+			fds[2].fd = room ? STDIN_FILENO : sink.wake_fd;
 		if (poll(fds, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -377,11 +420,11 @@ static void supervise(struct vm *vm, struct uart8250 *uart, int sigfd, bool tty)
 				vm_request_stop(vm, COHO_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
 			}
 		}
-		if (fds[2].fd == uart->wake_fd && (fds[2].revents & POLLIN)) {
+		if (fds[2].fd == sink.wake_fd && (fds[2].revents & POLLIN)) {
 			u64 v;
 
-			if (read(uart->wake_fd, &v, sizeof(v)) < 0)
-				pr_debug("uart wake: %s", strerror(errno));
+			if (read(sink.wake_fd, &v, sizeof(v)) < 0)
+				pr_debug("console wake: %s", strerror(errno));
 		} else if (fds[2].fd == STDIN_FILENO && fds[2].revents) {
 			u8 buf[256];
 			ssize_t n =
@@ -474,7 +517,7 @@ static int run_vm(struct vm_config *cfg)
 		vm_join_vcpus(&vm);
 		goto out_term;
 	}
-	supervise(&vm, &board->uart, sigfd, tty);
+	supervise(&vm, board_console_sink(board), sigfd, tty);
 	vm_join_vcpus(&vm);
 	board_stop(board);
 	code = vm.exit_code;
@@ -500,6 +543,9 @@ static void run_free_config(struct vm_config *cfg)
 	for (i = 0; i < cfg->nr_disks; i++)
 		free((char *)cfg->disks[i].path);
 	cfg->nr_disks = 0;
+	for (i = 0; i < cfg->nr_shares; i++)
+		free((char *)cfg->shares[i].dir);
+	cfg->nr_shares = 0;
 }
 
 int cmd_run(int argc, char **argv)

@@ -19,6 +19,19 @@ enum irqchip_kind {
 
 #define VM_MAX_DISKS 8
 
+#define VM_MAX_SHARES 8
+
+struct share_config {
+	const char *dir;
+	const char *tag;
+	bool read_only;
+};
+
+enum console_kind {
+	CONSOLE_SERIAL, /* 8250 UART, ttyS0 */
+	CONSOLE_VIRTIO, /* virtio-console, hvc0 */
+};
+
 struct disk_config {
 	const char *path;
 	bool read_only;
@@ -38,8 +51,11 @@ struct vm_config {
 	enum irqchip_kind irqchip;
 	bool debug;
 	bool rng; /* virtio-rng */
+	enum console_kind console;
 	struct disk_config disks[VM_MAX_DISKS];
 	u32 nr_disks;
+	struct share_config shares[VM_MAX_SHARES];
+	u32 nr_shares;
 };
 
 struct kvm_run;

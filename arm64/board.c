@@ -65,6 +65,30 @@ static int board_rng(struct board *b, struct vm *vm)
 	return ret;
 }
 
+static int board_console(struct board *b, struct vm *vm)
+{
+	int ret;
+
+	b->con = calloc(1, sizeof(*b->con));
+	b->con_pci = calloc(1, sizeof(*b->con_pci));
+	if (!b->con || !b->con_pci)
+		return -ENOMEM;
+	ret = virtio_console_init(b->con, vm, STDOUT_FILENO);
+	b->con_ready = true;
+	if (!ret)
+		ret = virtio_pci_init(b->con_pci, &b->con->vdev, &b->virtio_bridge, &b->loop);
+	if (ret)
+		pr_err("cannot create virtio-console: %s", strerror(-ret));
+	return ret;
+}
+
+struct console_sink board_console_sink(struct board *b)
+{
+	if (b->con_ready && b->con)
+		return virtio_console_sink(b->con);
+	return uart8250_console_sink(&b->uart);
+}
+
 static int board_disks(struct board *b, struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -92,6 +116,32 @@ static int board_disks(struct board *b, struct vm *vm)
 	return 0;
 }
 
+static int board_shares(struct board *b, struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	u32 i;
+
+	for (i = 0; i < cfg->nr_shares; i++) {
+		const struct share_config *sc = &cfg->shares[i];
+		int ret;
+
+		b->p9[i] = calloc(1, sizeof(*b->p9[i]));
+		b->p9_pci[i] = calloc(1, sizeof(*b->p9_pci[i]));
+		if (!b->p9[i] || !b->p9_pci[i])
+			return -ENOMEM;
+		b->nr_p9 = i + 1;
+		ret = virtio_9p_init(b->p9[i], vm, sc->dir, sc->tag, sc->read_only);
+		if (ret)
+			return ret;
+		ret = virtio_pci_init(b->p9_pci[i], &b->p9[i]->vdev, &b->virtio_bridge, &b->loop);
+		if (ret) {
+			pr_err("cannot attach the 9p share %s: %s", sc->dir, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int board_init(struct board *b, struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -113,13 +163,17 @@ int board_init(struct board *b, struct vm *vm)
 		return ret;
 	}
 	b->loop_ready = true;
-	if (!cfg->rng && !cfg->nr_disks)
+	if (!cfg->rng && !cfg->nr_disks && !cfg->nr_shares && cfg->console != CONSOLE_VIRTIO)
 		return 0;
 	ret = board_virtio_bridge(b, vm);
+	if (!ret && cfg->console == CONSOLE_VIRTIO)
+		ret = board_console(b, vm);
 	if (!ret && cfg->rng)
 		ret = board_rng(b, vm);
 	if (!ret)
 		ret = board_disks(b, vm);
+	if (!ret)
+		ret = board_shares(b, vm);
 	return ret;
 }
 
@@ -151,6 +205,20 @@ void board_destroy(struct board *b)
 		virtio_pci_destroy(b->rng_pci);
 	if (b->rng)
 		virtio_rng_destroy(b->rng);
+	if (b->con_pci)
+		virtio_pci_destroy(b->con_pci);
+	if (b->con_ready)
+		virtio_console_destroy(b->con);
+	free(b->con_pci);
+	free(b->con);
+	for (u32 i = 0; i < b->nr_p9; i++) {
+		if (b->p9_pci[i])
+			virtio_pci_destroy(b->p9_pci[i]);
+		if (b->p9[i])
+			virtio_9p_destroy(b->p9[i]);
+		free(b->p9_pci[i]);
+		free(b->p9[i]);
+	}
 	for (u32 i = 0; i < b->nr_blk; i++) {
 		if (b->blk_pci[i])
 			virtio_pci_destroy(b->blk_pci[i]);

@@ -6,7 +6,9 @@
 #include "hw/pl031.h"
 #include "hw/uart8250.h"
 #include "ioloop.h"
+#include "virtio/9p.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 
@@ -23,13 +25,21 @@ struct board {
 	bool virtio_bridge_ready;
 	struct virtio_rng *rng;
 	struct virtio_pci *rng_pci;
+	struct virtio_console *con;
+	struct virtio_pci *con_pci;
+	bool con_ready;
 	struct virtio_blk *blk[VM_MAX_DISKS];
 	struct virtio_pci *blk_pci[VM_MAX_DISKS];
 	u32 nr_blk;
+	struct virtio_9p *p9[VM_MAX_SHARES];
+	struct virtio_pci *p9_pci[VM_MAX_SHARES];
+	u32 nr_p9;
 };
 
 /* Create every device; -errno with one line logged. */
 int board_init(struct board *b, struct vm *vm);
+/* Where console input goes: the UART, or virtio-console with --console virtio. */
+struct console_sink board_console_sink(struct board *b);
 /* Start device threads (before the vCPUs) / stop them (after). */
 int board_start(struct board *b);
 void board_stop(struct board *b);

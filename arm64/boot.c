@@ -124,10 +124,10 @@ static void fill_random(void *buf, size_t len)
 	}
 }
 
-/* Default kernel command line: the serial console, unless -p names one. */
-static char *boot_cmdline(const char *params)
+/* Default kernel command line: the chosen console, unless -p names one. */
+static char *boot_cmdline(const char *params, enum console_kind kind)
 {
-	const char *console = "console=ttyS0";
+	const char *console = kind == CONSOLE_VIRTIO ? "console=hvc0" : "console=ttyS0";
 	char *s;
 
 	if (!params)
@@ -167,7 +167,7 @@ static int build_and_write_dtb(struct vm *vm, const struct boot_plan *plan, stru
 	u32 i;
 
 	mpidr = calloc(vm->nr_vcpus, sizeof(*mpidr));
-	cmdline = boot_cmdline(cfg->params);
+	cmdline = boot_cmdline(cfg->params, cfg->console);
 	if (!mpidr || !cmdline)
 		goto out;
 	for (i = 0; i < vm->nr_vcpus; i++)
@@ -186,7 +186,7 @@ static int build_and_write_dtb(struct vm *vm, const struct boot_plan *plan, stru
 	p.initrd_end = bi->initrd_addr + bi->initrd_size;
 	p.rng_seed = rng_seed;
 	p.rng_seed_len = sizeof(rng_seed);
-	p.serial_stdout = true;
+	p.serial_stdout = cfg->console == CONSOLE_SERIAL;
 	p.add_nodes = boot_fdt_hooks;
 	p.opaque = vm;
 

@@ -258,3 +258,21 @@ void uart8250_destroy(struct uart8250 *u)
 	u->wake_fd = -1;
 	pthread_mutex_destroy(&u->lock);
 }
+
+static size_t uart_sink_room(void *dev)
+{
+	return uart8250_rx_room(dev);
+}
+
+static size_t uart_sink_receive(void *dev, const u8 *buf, size_t len)
+{
+	return uart8250_receive(dev, buf, len);
+}
+
+struct console_sink uart8250_console_sink(struct uart8250 *u)
+{
+	return (struct console_sink){ .room = uart_sink_room,
+				      .receive = uart_sink_receive,
+				      .wake_fd = u->wake_fd,
+				      .dev = u };
+}

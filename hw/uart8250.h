@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "console_in.h"
 #include "util/types.h"
 
 struct vm;
@@ -33,6 +34,8 @@ struct uart8250 {
 /* Register the UART at @base on the VM's MMIO bus. -errno. */
 int uart8250_init(struct uart8250 *u, struct vm *vm, u64 base, u64 size, u32 spi, int out_fd);
 void uart8250_destroy(struct uart8250 *u);
+/* The UART as a console input sink (console.h). */
+struct console_sink uart8250_console_sink(struct uart8250 *u);
 /* Bytes the RX FIFO can take now. */
 size_t uart8250_rx_room(struct uart8250 *u);
 /* Queue input for the guest; returns how many bytes were taken. */

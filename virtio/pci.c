@@ -253,8 +253,20 @@ static void vp_common_write(struct virtio_pci *vp, u32 off, const u8 *data, u32 
 		u8 old = d->status;
 
 		virtio_set_status(d, (u8)v);
-		if (!(old & VIRTIO_STATUS_DRIVER_OK) && (d->status & VIRTIO_STATUS_DRIVER_OK))
+		if (!(old & VIRTIO_STATUS_DRIVER_OK) && (d->status & VIRTIO_STATUS_DRIVER_OK)) {
 			vp_kick_register(vp);
+			/*
+			 * Drivers may post buffers (and kick) before DRIVER_OK, e.g.
+			 * virtio-console's receive buffers; those kicks were not served.
+			 */
+			for (q = 0; q < d->ops->num_queues; q++) {
+				u64 one = 1;
+
+				if (write(vp->kick_fd[q], &one, sizeof(one)) < 0)
+					pr_debug("virtio-pci kick: %s", strerror(errno));
+			}
+			q = vp->queue_select;
+		}
 		if (d->status == 0) {
 			vp_kick_unregister(vp);
 			vp->isr = 0;

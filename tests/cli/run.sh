@@ -93,6 +93,13 @@ check "virtio: msi-map to the ITS" grep -q 'msi-map' out.dts
 expect_dtb no-virtio -k Image -c 1
 check "no-virtio: no PCI bridge without virtio devices" bash -c '! grep -q pci-host-ecam-generic out.dts'
 
+mkdir -p share
+expect_dtb console-virtio -k Image -c 1 --console virtio --9p share,tag1
+check "console-virtio: console=hvc0 by default" [ "$(prop -t s out.dtb /chosen bootargs)" = "console=hvc0" ]
+check "console-virtio: no stdout-path to the UART" bash -c '! fdtget out.dtb /chosen stdout-path >/dev/null 2>&1'
+expect_error missing-9p-dir run -k Image -c 1 --9p no-such-dir,tag --dump-dtb out.dtb
+expect_error 9p-long-tag run -k Image -c 1 --9p share,$(printf 't%.0s' $(seq 1 80)) --dump-dtb out.dtb
+expect_error bad-console-hv run -k Image -c 1 --console hv
 expect_error missing-disk run -k Image -c 1 -d no-such.img --dump-dtb out.dtb
 expect_error disk-is-dir run -k Image -c 1 -d adir --dump-dtb out.dtb
 expect_error disk-bad-flag run -k Image -c 1 -d initrd.img,rw,bogus

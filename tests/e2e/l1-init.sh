@@ -99,6 +99,53 @@ run_blk_case() {
 	rm -f /tmp/rw.img /tmp/ro.img
 }
 
+# run_9p_case NAME TOKEN COMMAND...: export /tmp/share (a random file, a
+# symlink to /) with a secret next to it; afterwards report what the guest
+# left in the share and whether anything appeared outside it.
+run_9p_case() {
+	local name=$1 token=$2
+	shift 2
+	rm -rf /tmp/share && mkdir -p /tmp/share
+	dd if=/dev/urandom of=/tmp/share/hello.txt bs=1k count=300 2>/dev/null
+	ln -s / /tmp/share/escape
+	echo secret >/tmp/outside-$token
+	ls /tmp >/tmp/ls-before.$name
+	say "9p-before case=$name sha=$(sha256sum /tmp/share/hello.txt | cut -d' ' -f1)"
+	run_case "$name" "$@"
+	ls /tmp | grep -v -e "^ls-" -e "^stderr\." >/tmp/ls-after.$name
+	grep -v -e "^ls-" -e "^stderr\." /tmp/ls-before.$name >/tmp/ls-b.$name
+	say "9p-after case=$name guestfile=$(cat /tmp/share/from-guest.txt 2>/dev/null) link=$(readlink /tmp/share/t/a/l) newoutside=$(diff /tmp/ls-b.$name /tmp/ls-after.$name | grep -c '^+[^+]')"
+}
+
+# run_hvc_case NAME LINE COMMAND...: COMMAND's stdin is a FIFO; LINE is
+# written to it once the guest says it is reading its console (hvc-ready).
+run_hvc_case() {
+	local name=$1 line=$2 pid rc i
+	shift 2
+	say "begin case=$name"
+	rm -f /tmp/hvc.in
+	mkfifo /tmp/hvc.in
+	"$@" </tmp/hvc.in >/tmp/out.$name 2>/tmp/stderr.$name &
+	pid=$!
+	exec 4>/tmp/hvc.in
+	i=0
+	while [ $i -lt 1200 ] && ! grep -q 'COHO-L2 hvc-ready' /tmp/out.$name; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "$line" >&4
+	exec 4>&-
+	i=0
+	while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	kill -s KILL $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	tr -d '\r' </tmp/out.$name
+	sed "s/^/COHO-L1 stderr case=$name: /" /tmp/stderr.$name
+	tty_check "$name"
+	say "case=$name rc=$rc"
+}
+
 say "userspace uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 if [ -c /dev/kvm ]; then say "kvm=yes"; else say "kvm=no"; fi
 dmesg | grep -iE 'kvm.*(vhe|hyp mode|initialized|GIC)' | sed 's/^/COHO-L1 dmesg: /'

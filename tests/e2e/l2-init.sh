@@ -102,6 +102,46 @@ if grep -q 'coho_e2e_virtio' /proc/cmdline; then
 	say "msi-irqs=$(grep -c -i 'msi' /proc/interrupts)"
 	say "virtio-devices=$(ls /sys/bus/virtio/devices 2>/dev/null | tr '\n' ' ')"
 fi
+# coho_e2e_hvc: the virtio console: write to it, read what the host piped in.
+if grep -q 'coho_e2e_hvc' /proc/cmdline; then
+	token=$(sed -n 's/.*coho_e2e=\([^ ]*\).*/\1/p' /proc/cmdline)
+	if [ -c /dev/hvc0 ]; then
+		echo "COHO-HVC out-$token" >/dev/hvc0
+		# Input that arrives while no one has the tty open is dropped by the
+		# guest (as on a real serial line): open it, then ask for the line.
+		exec 3</dev/hvc0
+		say "hvc-ready"
+		line=
+		read -r -t 30 line <&3
+		exec 3<&-
+		say "hvc-in=$line"
+	else
+		say "hvc-in=no-hvc0"
+	fi
+fi
+# coho_e2e_9p: mount the host's share, read a file, write files back
+# (including a tree with a symlink via cp -a), look for ways out.
+if grep -q 'coho_e2e_9p' /proc/cmdline; then
+	token=$(sed -n 's/.*coho_e2e=\([^ ]*\).*/\1/p' /proc/cmdline)
+	mkdir -p /mnt
+	mount -t 9p -o trans=virtio,version=9p2000.L hostshare /mnt
+	say "9p-mount=$?"
+	say "9p-hello-sha=$(sha256sum /mnt/hello.txt 2>/dev/null | cut -d' ' -f1)"
+	echo "written-by-L2-$token" >/mnt/from-guest.txt
+	mkdir -p /tmp/t/a/b && echo tree >/tmp/t/a/f && ln -s f /tmp/t/a/l
+	if cp -a /tmp/t /mnt/t && [ "$(readlink /mnt/t/a/l)" = f ] && [ "$(cat /mnt/t/a/l)" = tree ]; then
+		say "9p-cp-a=ok"
+	else
+		say "9p-cp-a=failed"
+	fi
+	say "9p-ls=$(ls /mnt | tr '\n' ' ')"
+	# Nothing outside the share may be visible or writable through it.
+	found=$(ls -a /mnt /mnt/.. /mnt/escape/ 2>/dev/null | grep -c "outside-$token")
+	echo x >/mnt/../escaped-$token 2>/dev/null
+	say "9p-outside-visible=$found"
+	sync
+	umount /mnt
+fi
 # coho_e2e_blk: two virtio disks: read both, write a token to the first,
 # try to write the second (read-only).
 if grep -q 'coho_e2e_blk' /proc/cmdline; then

@@ -145,7 +145,8 @@ e2e_rootfs() {
 
 # Guest drivers that Debian builds as modules, in load order (dependencies
 # first); those a kernel has built in are simply absent from its tree.
-E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio-rng virtio_blk)
+E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio-rng virtio_blk
+		virtio_console netfs fscache 9pnet 9pnet_virtio 9p)
 
 # e2e_l2_modules ROOT KERNEL...: copy the E2E_L2_MODULES of each KERNEL (a
 # vmlinuz inside an unpacked linux-image package) into ROOT/lib/modules/

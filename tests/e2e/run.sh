@@ -91,6 +91,14 @@ cases_gicv3() {
 		add_case virtio-rng-next virtio-msi /coho run -k /Image.next "${GUEST[@]}" --rng \
 			-p "$(params virtio-rng-next "quiet coho_e2e_virtio")"
 	fi
+	# virtio-console: hvc0 output reaches coho's stdout, coho's stdin reaches hvc0.
+	echo "run_hvc_case virtio-console hello-hvc-$TOKEN /coho run -k /Image ${GUEST[*]} --console virtio -p '$(params virtio-console "quiet coho_e2e_virtio coho_e2e_hvc")'" >>"$CASES"
+	KIND[virtio-console]=hvc
+	ORDER+=(virtio-console)
+	# virtio-9p: a shared directory.
+	echo "run_9p_case virtio-9p $TOKEN-virtio-9p /coho run -k /Image ${GUEST[*]} --9p /tmp/share,hostshare -p '$(params virtio-9p "quiet coho_e2e_virtio coho_e2e_9p")'" >>"$CASES"
+	KIND[virtio-9p]=9p
+	ORDER+=(virtio-9p)
 	# virtio-blk: a read-write and a read-only disk.
 	echo "run_blk_case virtio-blk /coho run -k /Image ${GUEST[*]} -d /tmp/rw.img -d /tmp/ro.img,ro -p '$(params virtio-blk "quiet coho_e2e_virtio coho_e2e_blk")'" >>"$CASES"
 	KIND[virtio-blk]=virtio-blk
@@ -253,6 +261,34 @@ expect_blk() {
 	expect_match "$n: the disk has a serial number" "$(e2e_value "$t" "COHO-L2 blk-serial")" '^coho-disk0'
 }
 
+# expect_hvc NAME TEXT RC: virtio-console in both directions.
+expect_hvc() {
+	local n=$1 t=$2 rc=$3
+	expect_eq "$n: exit code 0" "$rc" 0
+	check "$n: what L2 wrote to hvc0 came out of coho" has_line "$t" "COHO-HVC out-$TOKEN-$n"
+	expect_eq "$n: what was piped into coho arrived on L2's hvc0" \
+		"$(e2e_value "$t" "COHO-L2 hvc-in")" "hello-hvc-$TOKEN"
+}
+
+# expect_9p NAME TEXT RC LOG: the share, seen from both sides.
+expect_9p() {
+	local n=$1 t=$2 rc=$3 log=$4 before after
+	before=$(grep "^COHO-L1 9p-before case=$n " "$log" | tail -n 1)
+	after=$(grep "^COHO-L1 9p-after case=$n " "$log" | tail -n 1)
+	expect_eq "$n: exit code 0" "$rc" 0
+	expect_eq "$n: L2 mounted the share" "$(e2e_value "$t" "COHO-L2 9p-mount")" 0
+	expect_eq "$n: L2 read the host's file intact (sha256)" \
+		"$(e2e_value "$t" "COHO-L2 9p-hello-sha")" "$(e2e_value "$before" sha)"
+	expect_eq "$n: cp -a of a tree with a symlink into the share" \
+		"$(e2e_value "$t" "COHO-L2 9p-cp-a")" ok
+	expect_eq "$n: L2's file reached the host" \
+		"$(e2e_value "$after" guestfile | cut -d' ' -f1)" "written-by-L2-$TOKEN-$n"
+	expect_eq "$n: the symlink arrived as a symlink" "$(e2e_value "$after" link | cut -d' ' -f1)" f
+	expect_eq "$n: nothing outside the share was visible" \
+		"$(e2e_value "$t" "COHO-L2 9p-outside-visible")" 0
+	expect_eq "$n: nothing appeared outside the share" "$(e2e_value "$after" newoutside)" 0
+}
+
 # expect_signal NAME TEXT RC: coho stopped by SIGTERM while L2 was running.
 expect_signal() {
 	local n=$1 t=$2 rc=$3
@@ -299,6 +335,8 @@ check_boot() {
 		blocked) expect_blocked "$n" "$t" "$rc" ;;
 		virtio-msi) expect_virtio "$n" "$t" "$rc" yes ;;
 		virtio-blk) expect_blk "$n" "$t" "$rc" "$log" ;;
+		hvc) expect_hvc "$n" "$t" "$rc" ;;
+		9p) expect_9p "$n" "$t" "$rc" "$log" ;;
 		virtio-intx) expect_virtio "$n" "$t" "$rc" no ;;
 		esac
 		# coho ran with stdin on L1's console, a terminal: it must leave it as it found it.

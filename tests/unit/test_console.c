@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "console.h"
+#include "console_in.h"
 #include "exit_codes.h"
 #include "hw/uart8250.h"
 #include "test.h"
@@ -25,7 +25,9 @@ static void rig_init(struct rig *r, bool tty)
 	r->vm.stop_efd = -1;
 	CHECK(pipe2(r->out, O_NONBLOCK) == 0);
 	CHECK(uart8250_init(&r->uart, &r->vm, UART_BASE, 0x1000, 0, r->out[1]) == 0);
-	r->con = (struct console_in){ .vm = &r->vm, .uart = &r->uart, .tty = tty };
+	r->con = (struct console_in){ .vm = &r->vm,
+				      .sink = uart8250_console_sink(&r->uart),
+				      .tty = tty };
 }
 
 static void rig_fini(struct rig *r)

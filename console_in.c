@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-#include "console.h"
+#include "console_in.h"
 #include "exit_codes.h"
-#include "hw/uart8250.h"
 #include "vm.h"
 
 #define CTRL_A 0x01
@@ -21,12 +20,12 @@ size_t console_feed(struct console_in *c, const u8 *buf, size_t len)
 				return i + 1;
 			}
 			if (ch != CTRL_A)
-				uart8250_receive(c->uart, &ctrl_a, 1);
+				c->sink.receive(c->sink.dev, &ctrl_a, 1);
 		} else if (c->tty && ch == CTRL_A) {
 			c->escape = true;
 			continue;
 		}
-		uart8250_receive(c->uart, &ch, 1);
+		c->sink.receive(c->sink.dev, &ch, 1);
 	}
 	return len;
 }
