@@ -201,6 +201,10 @@ void board_stop(struct board *b)
 void board_destroy(struct board *b)
 {
 	board_stop(b);
+	/* The bridge first: it drops its pointers to the functions freed below. */
+	if (b->virtio_bridge_ready)
+		pci_bridge_destroy(&b->virtio_bridge);
+	b->virtio_bridge_ready = false;
 	if (b->rng_pci)
 		virtio_pci_destroy(b->rng_pci);
 	if (b->rng)
@@ -229,8 +233,6 @@ void board_destroy(struct board *b)
 	}
 	free(b->rng_pci);
 	free(b->rng);
-	if (b->virtio_bridge_ready)
-		pci_bridge_destroy(&b->virtio_bridge);
 	if (b->loop_ready)
 		ioloop_destroy(&b->loop);
 	if (b->uart.wake_fd >= 0)
