@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "arm64/board.h"
@@ -119,7 +120,18 @@ static int board_disks(struct board *b, struct vm *vm)
 static int board_shares(struct board *b, struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
+	struct rlimit rl;
 	u32 i;
+
+	/*
+	 * Every 9p fid holds one or two descriptors and a guest may hold up to
+	 * P9_MAX_FIDS: lift the soft limit to the hard one (usually 1024 -> 4096+).
+	 */
+	if (cfg->nr_shares && !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			pr_debug("cannot raise the open-file limit: %s", strerror(errno));
+	}
 
 	for (i = 0; i < cfg->nr_shares; i++) {
 		const struct share_config *sc = &cfg->shares[i];
