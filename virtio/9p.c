@@ -19,35 +19,27 @@ static void p9_config_read(struct virtio_dev *d, u32 off, u8 *data, u32 len)
 		memcpy(data, cfg + off, len);
 }
 
+/* Gather the T-message, let the server answer, scatter the R-message. */
+static u32 p9_serve(struct virtio_dev *d, struct vq_elem *e)
+{
+	struct virtio_9p *p9 = d->priv;
+	size_t in = e->out_len < P9_MAX_MSIZE ? (size_t)e->out_len : P9_MAX_MSIZE;
+	size_t cap = e->in_len < P9_MAX_MSIZE ? (size_t)e->in_len : P9_MAX_MSIZE;
+	size_t n, out = 0;
+
+	n = iov_to_buf(e->out, e->nout, 0, p9->req, in);
+	if (n == in)
+		out = p9_handle(&p9->srv, p9->req, n, p9->resp, cap);
+	if (out)
+		iov_from_buf(e->in, e->nin, 0, p9->resp, out);
+	return (u32)out;
+}
+
 static void p9_queue_notify(struct virtio_dev *d, u16 q)
 {
 	struct virtio_9p *p9 = d->priv;
-	struct virtqueue *vq = &d->vq[q];
-	bool pushed = false;
-	int ret;
 
-	do {
-		while ((ret = vq_pop(vq, p9->elem)) > 0) {
-			struct vq_elem *e = p9->elem;
-			size_t in = e->out_len < P9_MAX_MSIZE ? (size_t)e->out_len : P9_MAX_MSIZE;
-			size_t cap = e->in_len < P9_MAX_MSIZE ? (size_t)e->in_len : P9_MAX_MSIZE;
-			size_t n, out = 0;
-
-			n = iov_to_buf(e->out, e->nout, 0, p9->req, in);
-			if (n == in)
-				out = p9_handle(&p9->srv, p9->req, n, p9->resp, cap);
-			if (out)
-				iov_from_buf(e->in, e->nin, 0, p9->resp, out);
-			vq_push(vq, e, (u32)out);
-			pushed = true;
-		}
-		if (ret < 0) {
-			virtio_dev_broken(d);
-			break;
-		}
-	} while (virtio_queue_rearm(d, q));
-	if (pushed)
-		virtio_queue_done(d, q);
+	virtio_queue_serve(d, q, p9->elem, p9_serve);
 }
 
 int virtio_9p_init(struct virtio_9p *p9, struct vm *vm, const char *dir, const char *tag,

@@ -79,30 +79,20 @@ static void con_write_out(struct virtio_console *con, const struct vq_elem *e)
 	}
 }
 
+static u32 con_serve_tx(struct virtio_dev *d, struct vq_elem *e)
+{
+	con_write_out(d->priv, e);
+	return 0;
+}
+
 static void con_queue_notify(struct virtio_dev *d, u16 q)
 {
 	struct virtio_console *con = d->priv;
-	struct virtqueue *vq = &d->vq[q];
-	bool pushed = false;
-	int ret;
 
-	if (q == RXQ) {
+	if (q == RXQ)
 		con_flush_rx(con);
-		return;
-	}
-	do {
-		while ((ret = vq_pop(vq, con->elem)) > 0) {
-			con_write_out(con, con->elem);
-			vq_push(vq, con->elem, 0);
-			pushed = true;
-		}
-		if (ret < 0) {
-			virtio_dev_broken(d);
-			break;
-		}
-	} while (virtio_queue_rearm(d, q));
-	if (pushed)
-		virtio_queue_done(d, q);
+	else
+		virtio_queue_serve(d, q, con->elem, con_serve_tx);
 }
 
 static const struct virtio_dev_ops console_ops = {

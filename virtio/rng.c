@@ -35,28 +35,20 @@ out:
 	*written = total;
 }
 
+static u32 rng_serve(struct virtio_dev *d, struct vq_elem *e)
+{
+	u32 written;
+
+	(void)d;
+	rng_fill(e, &written);
+	return written;
+}
+
 static void rng_queue_notify(struct virtio_dev *d, u16 q)
 {
 	struct virtio_rng *rng = d->priv;
-	struct virtqueue *vq = &d->vq[q];
-	bool pushed = false;
-	int ret;
 
-	do {
-		while ((ret = vq_pop(vq, rng->elem)) > 0) {
-			u32 written;
-
-			rng_fill(rng->elem, &written);
-			vq_push(vq, rng->elem, written);
-			pushed = true;
-		}
-		if (ret < 0) {
-			virtio_dev_broken(d);
-			break;
-		}
-	} while (virtio_queue_rearm(d, q));
-	if (pushed)
-		virtio_queue_done(d, q);
+	virtio_queue_serve(d, q, rng->elem, rng_serve);
 }
 
 static const struct virtio_dev_ops rng_ops = {

@@ -74,6 +74,27 @@ bool virtio_queue_rearm(struct virtio_dev *d, u16 q)
 	return !d->vq[q].broken && vq_has_work(&d->vq[q]);
 }
 
+void virtio_queue_serve(struct virtio_dev *d, u16 q, struct vq_elem *e,
+			u32 (*serve)(struct virtio_dev *d, struct vq_elem *e))
+{
+	struct virtqueue *vq = &d->vq[q];
+	bool pushed = false;
+	int ret;
+
+	do {
+		while ((ret = vq_pop(vq, e)) > 0) {
+			vq_push(vq, e, serve(d, e));
+			pushed = true;
+		}
+		if (ret < 0) {
+			virtio_dev_broken(d);
+			break;
+		}
+	} while (virtio_queue_rearm(d, q));
+	if (pushed)
+		virtio_queue_done(d, q);
+}
+
 void virtio_queue_done(struct virtio_dev *d, u16 q)
 {
 	if (vq_should_notify(&d->vq[q]))

@@ -74,6 +74,14 @@ int virtio_queue_enable(struct virtio_dev *d, u16 q);
  * in which case the device drains again. d->lock held.
  */
 bool virtio_queue_rearm(struct virtio_dev *d, u16 q);
+/*
+ * Serve every request on @q synchronously: pop each chain into @e, call
+ * @serve (returns the bytes written into the chain's writable buffers),
+ * push it, re-arm notifications and loop while work arrives, then interrupt
+ * the driver once. A malformed queue marks the device broken. d->lock held.
+ */
+void virtio_queue_serve(struct virtio_dev *d, u16 q, struct vq_elem *e,
+			u32 (*serve)(struct virtio_dev *d, struct vq_elem *e));
 /* After pushing used buffers on @q: interrupt the driver if it wants one. d->lock held. */
 void virtio_queue_done(struct virtio_dev *d, u16 q);
 /*
