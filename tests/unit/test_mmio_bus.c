@@ -13,39 +13,11 @@
 
 #include "mmio_bus.h"
 #include "tests/unit/test.h"
+#include "tests/unit/capture.h"
 
 #define CHECK_ERR(expr, err) CHECK_EQ_U64((u64)(s64)(expr), (u64)(s64)(err))
 
 /* ---- stderr capture (pr_err() writes fd 2 directly) ---- */
-static FILE *cap_file;
-static int cap_saved = -1;
-static char cap_buf[2048];
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	cap_file = tmpfile();
-	if (!cap_file) {
-		perror("tmpfile");
-		exit(2);
-	}
-	cap_saved = dup(STDERR_FILENO);
-	dup2(fileno(cap_file), STDERR_FILENO);
-}
-
-static const char *capture_end(void)
-{
-	size_t n;
-
-	dup2(cap_saved, STDERR_FILENO);
-	close(cap_saved);
-	rewind(cap_file);
-	n = fread(cap_buf, 1, sizeof(cap_buf) - 1, cap_file);
-	cap_buf[n] = '\0';
-	fclose(cap_file);
-	return cap_buf;
-}
-
 /* ---- a recording device ---- */
 struct dev {
 	const char *name;

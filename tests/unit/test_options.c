@@ -14,53 +14,7 @@
 #include "util/options.h"
 #include "util/parse.h"
 #include "tests/unit/test.h"
-
-/* ---- stderr capture: pr_err() writes fd 2 directly, so redirect the fd. ---- */
-
-static FILE *cap_file;
-static int cap_saved = -1;
-static char cap_buf[4096];
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	cap_file = tmpfile();
-	if (!cap_file) {
-		perror("tmpfile");
-		exit(2);
-	}
-	cap_saved = dup(STDERR_FILENO);
-	if (cap_saved < 0 || dup2(fileno(cap_file), STDERR_FILENO) < 0) {
-		perror("dup");
-		exit(2);
-	}
-}
-
-/* Returns what was written to fd 2 since capture_begin(), NUL-terminated. */
-static const char *capture_end(void)
-{
-	size_t n;
-
-	fflush(stderr);
-	dup2(cap_saved, STDERR_FILENO);
-	close(cap_saved);
-	cap_saved = -1;
-	rewind(cap_file);
-	n = fread(cap_buf, 1, sizeof(cap_buf) - 1, cap_file);
-	cap_buf[n] = '\0';
-	fclose(cap_file);
-	cap_file = NULL;
-	return cap_buf;
-}
-
-static unsigned count_lines(const char *s)
-{
-	unsigned n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
+#include "tests/unit/capture.h"
 
 /* ---- the option table under test ---- */
 

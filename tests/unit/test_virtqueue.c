@@ -20,6 +20,7 @@
 #include "guest_mem.h"
 #include "virtio/virtqueue.h"
 #include "tests/unit/test.h"
+#include "tests/unit/capture.h"
 
 #define BASE 0x40000000ULL
 #define RAM  (16 * SZ_1M)
@@ -46,52 +47,6 @@ static struct virtqueue vq;
 static struct vq_elem *el; /* ~32 KiB: on the heap */
 static u16 qsize;
 static u16 drv_avail; /* the driver's avail idx */
-
-/* ---- stderr capture: pr_err() writes fd 2 directly, so redirect the fd. ---- */
-
-static FILE *cap_file;
-static int cap_saved = -1;
-static char cap_buf[4096];
-
-static void capture_begin(void)
-{
-	fflush(stderr);
-	cap_file = tmpfile();
-	if (!cap_file) {
-		perror("tmpfile");
-		exit(2);
-	}
-	cap_saved = dup(STDERR_FILENO);
-	if (cap_saved < 0 || dup2(fileno(cap_file), STDERR_FILENO) < 0) {
-		perror("dup");
-		exit(2);
-	}
-}
-
-static const char *capture_end(void)
-{
-	size_t n;
-
-	fflush(stderr);
-	dup2(cap_saved, STDERR_FILENO);
-	close(cap_saved);
-	cap_saved = -1;
-	rewind(cap_file);
-	n = fread(cap_buf, 1, sizeof(cap_buf) - 1, cap_file);
-	cap_buf[n] = '\0';
-	fclose(cap_file);
-	cap_file = NULL;
-	return cap_buf;
-}
-
-static unsigned count_lines(const char *s)
-{
-	unsigned n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
 
 /* ---- the fake driver: little-endian stores into guest RAM ---- */
 
