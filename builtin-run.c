@@ -17,6 +17,7 @@
 #include "console_in.h"
 #include "exit_codes.h"
 #include "arm64/board.h"
+#include "net/netopt.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/parse.h"
@@ -156,16 +157,41 @@ static int opt_9p(void *value, const char *arg, const char *opt)
 	return 0;
 }
 
+/* -n/--network PARAMS (kvmtool's syntax, see net/netopt.h); up to VM_MAX_NETS times. */
+static int opt_network(void *value, const char *arg, const char *opt)
+{
+	struct vm_config *cfg = value;
+	bool none;
+	int ret;
+
+	if (cfg->nr_nets == VM_MAX_NETS) {
+		pr_err("%s: at most %d network devices", opt, VM_MAX_NETS);
+		return -E2BIG;
+	}
+	ret = net_parse(opt, arg, cfg->nr_nets, &cfg->nets[cfg->nr_nets], &none);
+	if (!ret && !none)
+		cfg->nr_nets++;
+	return ret;
+}
+
 static int opt_virtio_transport(void *value, const char *arg, const char *opt)
 {
-	(void)value;
-	if (!strcmp(arg, "pci"))
+	struct vm_config *cfg = value;
+
+	/* kvmtool also spells them virtio-pci / virtio-mmio (and pci-legacy, mmio-legacy). */
+	if (!strcmp(arg, "pci") || !strcmp(arg, "virtio-pci")) {
+		cfg->transport = VIRTIO_TRANSPORT_PCI;
 		return 0;
-	if (!strcmp(arg, "mmio")) {
-		pr_err("%s mmio is not supported by coho yet (only pci)", opt);
+	}
+	if (!strcmp(arg, "mmio") || !strcmp(arg, "virtio-mmio")) {
+		cfg->transport = VIRTIO_TRANSPORT_MMIO;
+		return 0;
+	}
+	if (!strcmp(arg, "pci-legacy") || !strcmp(arg, "mmio-legacy")) {
+		pr_err("%s %s: legacy virtio is not supported by coho (pci or mmio)", opt, arg);
 		return -ENOTSUP;
 	}
-	pr_err("%s: unknown virtio transport '%s' (pci)", opt, arg);
+	pr_err("%s: unknown virtio transport '%s' (pci or mmio)", opt, arg);
 	return -EINVAL;
 }
 
@@ -241,10 +267,14 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	{ .type = OPT_CALLBACK, .long_name = "9p", .value = &(O)->cfg,                      \
 	  .argh = "DIR[,TAG][,ro]", .help = "share a host directory over virtio-9p "           \
 	  "(mount -t 9p -o trans=virtio TAG)", .def = "TAG hostshare", .cb = opt_9p },           \
+	{ .type = OPT_CALLBACK, .short_name = 'n', .long_name = "network", .value = &(O)->cfg, \
+	  .argh = "mode=tap[,tapif=NAME][,guest_mac=MAC][,host_ip=IP[/N]][,script=PATH]"         \
+	  "[,downscript=PATH][,vhost=1] | none", .help = "a virtio-net device on a host tap "    \
+	  "(up to 4)", .def = "no network", .cb = opt_network },                                  \
 	{ .type = OPT_FLAG, .long_name = "rng", .value = &(O)->cfg.rng,                   \
 	  .help = "a virtio-rng device (entropy from the host's getrandom())" },               \
 	{ .type = OPT_CALLBACK, .long_name = "virtio-transport", .value = &(O)->cfg,        \
-	  .argh = "pci", .help = "transport of the virtio devices", .def = "pci",              \
+	  .argh = "pci|mmio", .help = "transport of the virtio devices", .def = "pci",         \
 	  .cb = opt_virtio_transport },                                                        \
 	{ .type = OPT_GROUP, .help = "Kernel options:" },                                    \
 	{ .type = OPT_STRING,                                                                \
@@ -291,8 +321,7 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	  .value = &(O)->cfg.debug,                                                          \
 	  .help = "log what coho does: placement, cache cleaning, exits" },                  \
 	{ .type = OPT_GROUP, .help = "kvmtool options not supported yet (rejected):" },      \
-	UNSUPPORTED('n', "network", "PARAMS", "virtio-net arrives with virtio support"),     \
-	UNSUPPORTED(0, "no-dhcp", NULL, "virtio-net arrives with virtio support"),           \
+	UNSUPPORTED(0, "no-dhcp", NULL, "no user-mode network (use -n mode=tap)"),           \
 	UNSUPPORTED(0, "balloon", NULL, "no virtio-balloon"),                                \
 	UNSUPPORTED(0, "vsock", "CID", "no virtio-vsock"),                                   \
 	UNSUPPORTED(0, "vfio-pci", "BDF", "VFIO passthrough arrives later"),                 \
@@ -545,6 +574,8 @@ static void run_free_config(struct vm_config *cfg)
 	cfg->nr_disks = 0;
 	for (i = 0; i < cfg->nr_shares; i++)
 		free((char *)cfg->shares[i].dir);
+	for (i = 0; i < cfg->nr_nets; i++)
+		free(cfg->nets[i].buf);
 	cfg->nr_shares = 0;
 }
 

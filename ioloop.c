@@ -74,6 +74,20 @@ int ioloop_del(struct ioloop *l, int fd)
 	return -ENOENT;
 }
 
+int ioloop_mod(struct ioloop *l, int fd, u32 events)
+{
+	struct ioloop_watch *w;
+
+	for (w = l->watches; w; w = w->next) {
+		if (w->fd == fd) {
+			struct epoll_event ev = { .events = events, .data.ptr = w };
+
+			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static void *ioloop_thread(void *arg)
 {
 	struct ioloop *l = arg;

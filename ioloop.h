@@ -27,6 +27,8 @@ int ioloop_init(struct ioloop *l);
 /* Call @fn(opaque, events) on the loop thread whenever @fd has @events (EPOLLIN...). */
 int ioloop_add(struct ioloop *l, int fd, u32 events, ioloop_fn fn, void *opaque);
 int ioloop_del(struct ioloop *l, int fd);
+/* Change the events watched on @fd (0: none for now); any thread. */
+int ioloop_mod(struct ioloop *l, int fd, u32 events);
 int ioloop_start(struct ioloop *l);
 /* Stop the thread and wait for it; safe if it never started. */
 void ioloop_stop(struct ioloop *l);

@@ -127,3 +127,26 @@ int vm_ioeventfd(struct vm *vm, int efd, u64 addr, u32 len, bool assign)
 	}
 	return 0;
 }
+
+int vm_ioeventfd_match(struct vm *vm, int efd, u64 addr, u32 len, u64 datamatch, bool assign)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = len,
+		.fd = efd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+
+	if (vm->dry)
+		return 0;
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		int err = -errno;
+
+		pr_debug("KVM_IOEVENTFD %s at 0x%llx (data 0x%llx): %s",
+			 assign ? "assign" : "deassign", (unsigned long long)addr,
+			 (unsigned long long)datamatch, strerror(errno));
+		return err;
+	}
+	return 0;
+}

@@ -32,6 +32,8 @@ int vm_msi_route_set(struct vm *vm, u32 gsi, u64 addr, u32 data, u32 devid);
 int vm_irqfd(struct vm *vm, int efd, u32 gsi, bool assign);
 /* A guest write of @len bytes to @addr signals @efd in the kernel, without an exit. */
 int vm_ioeventfd(struct vm *vm, int efd, u64 addr, u32 len, bool assign);
+/* Same, but only for writes of the value @datamatch (several fds may share @addr). */
+int vm_ioeventfd_match(struct vm *vm, int efd, u64 addr, u32 len, u64 datamatch, bool assign);
 /* KVM can route MSIs with device IDs (GICv3 ITS) and use irqfds. */
 bool vm_has_msi(struct vm *vm);
 

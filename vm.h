@@ -21,10 +21,29 @@ enum irqchip_kind {
 
 #define VM_MAX_SHARES 8
 
+#define VM_MAX_NETS 4
+
+/* -n mode=tap: a virtio-net device backed by a host tap interface. */
+struct net_config {
+	char tapif[16];		/* IFNAMSIZ; empty: the kernel picks tapN */
+	const char *script;	/* run with the tap name once it exists; NULL: none */
+	const char *downscript; /* run before the tap is closed; NULL: none */
+	u8 guest_mac[6];
+	u32 host_ip; /* network order; 0: leave the tap's address alone */
+	u32 host_prefix;
+	bool vhost; /* vhost=1: the data path runs in the host kernel */
+	char *buf;  /* the parsed option text the strings point into */
+};
+
 struct share_config {
 	const char *dir;
 	const char *tag;
 	bool read_only;
+};
+
+enum virtio_transport_kind {
+	VIRTIO_TRANSPORT_PCI,  /* virtio-pci modern on the virtio host bridge */
+	VIRTIO_TRANSPORT_MMIO, /* virtio-mmio v2, one DT node per device */
 };
 
 enum console_kind {
@@ -52,10 +71,13 @@ struct vm_config {
 	bool debug;
 	bool rng; /* virtio-rng */
 	enum console_kind console;
+	enum virtio_transport_kind transport;
 	struct disk_config disks[VM_MAX_DISKS];
 	u32 nr_disks;
 	struct share_config shares[VM_MAX_SHARES];
 	u32 nr_shares;
+	struct net_config nets[VM_MAX_NETS];
+	u32 nr_nets;
 };
 
 struct kvm_run;

@@ -50,20 +50,83 @@ static int board_virtio_bridge(struct board *b, struct vm *vm)
 	return vm_add_fdt_hook(vm, board_virtio_bridge_fdt, &b->virtio_bridge);
 }
 
+static int board_mmio_fdt(void *fdt, u32 gic_phandle, void *opaque)
+{
+	struct board *b = opaque;
+	int ret = 0;
+
+	/* Nodes are written in reverse so the guest probes them in creation order. */
+	for (u32 i = b->nr_vt; i-- > 0 && !ret;)
+		if (b->vt[i].mmio)
+			ret = virtio_mmio_fdt(b->vt[i].mmio, fdt, gic_phandle);
+	return ret;
+}
+
+/*
+ * Put @vdev on the configured transport: a function on the virtio PCI host
+ * bridge, or a virtio-mmio slot (ARM_VIRTIO_MMIO_BASE + n * slot size,
+ * SPI ARM_VIRTIO_MMIO_SPI + n). @what names the device in the error line.
+ */
+static int board_attach(struct board *b, struct vm *vm, struct virtio_dev *vdev, const char *what)
+{
+	struct board_virtio *v;
+	int ret;
+
+	if (b->nr_vt == BOARD_MAX_VIRTIO)
+		return -ENOSPC;
+	v = &b->vt[b->nr_vt];
+	v->vdev = vdev;
+	if (vm->cfg->transport == VIRTIO_TRANSPORT_MMIO) {
+		u32 slot = b->nr_mmio;
+
+		v->mmio = calloc(1, sizeof(*v->mmio));
+		if (!v->mmio)
+			return -ENOMEM;
+		b->nr_vt++;
+		ret = virtio_mmio_init(v->mmio, vdev, vm,
+				       ARM_VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SLOT_SIZE,
+				       ARM_VIRTIO_MMIO_SPI + slot, &b->loop);
+		if (!ret) {
+			b->nr_mmio++;
+			if (!b->mmio_fdt_hooked) {
+				ret = vm_add_fdt_hook(vm, board_mmio_fdt, b);
+				b->mmio_fdt_hooked = !ret;
+			}
+		} else {
+			free(v->mmio);
+			v->mmio = NULL;
+		}
+	} else {
+		v->pci = calloc(1, sizeof(*v->pci));
+		if (!v->pci)
+			return -ENOMEM;
+		b->nr_vt++;
+		ret = virtio_pci_init(v->pci, vdev, &b->virtio_bridge, &b->loop);
+		if (ret) {
+			free(v->pci);
+			v->pci = NULL;
+		}
+	}
+	if (ret)
+		pr_err("cannot attach %s: %s", what, strerror(-ret));
+	return ret;
+}
+
 static int board_rng(struct board *b, struct vm *vm)
 {
 	int ret;
 
 	b->rng = calloc(1, sizeof(*b->rng));
-	b->rng_pci = calloc(1, sizeof(*b->rng_pci));
-	if (!b->rng || !b->rng_pci)
+	if (!b->rng)
 		return -ENOMEM;
 	ret = virtio_rng_init(b->rng, vm);
-	if (!ret)
-		ret = virtio_pci_init(b->rng_pci, &b->rng->vdev, &b->virtio_bridge, &b->loop);
-	if (ret)
+	if (ret) {
 		pr_err("cannot create virtio-rng: %s", strerror(-ret));
-	return ret;
+		free(b->rng);
+		b->rng = NULL;
+		return ret;
+	}
+	return board_attach(b, vm, &b->rng->vdev, "virtio-rng");
 }
 
 static int board_console(struct board *b, struct vm *vm)
@@ -71,16 +134,15 @@ static int board_console(struct board *b, struct vm *vm)
 	int ret;
 
 	b->con = calloc(1, sizeof(*b->con));
-	b->con_pci = calloc(1, sizeof(*b->con_pci));
-	if (!b->con || !b->con_pci)
+	if (!b->con)
 		return -ENOMEM;
 	ret = virtio_console_init(b->con, vm, STDOUT_FILENO);
 	b->con_ready = true;
-	if (!ret)
-		ret = virtio_pci_init(b->con_pci, &b->con->vdev, &b->virtio_bridge, &b->loop);
-	if (ret)
+	if (ret) {
 		pr_err("cannot create virtio-console: %s", strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return board_attach(b, vm, &b->con->vdev, "virtio-console");
 }
 
 struct console_sink board_console_sink(struct board *b)
@@ -100,19 +162,16 @@ static int board_disks(struct board *b, struct vm *vm)
 		int ret;
 
 		b->blk[i] = calloc(1, sizeof(*b->blk[i]));
-		b->blk_pci[i] = calloc(1, sizeof(*b->blk_pci[i]));
-		if (!b->blk[i] || !b->blk_pci[i])
+		if (!b->blk[i])
 			return -ENOMEM;
 		b->blk[i]->fd = -1;
 		b->nr_blk = i + 1;
 		ret = virtio_blk_init(b->blk[i], vm, dc->path, dc->read_only, dc->direct, i);
 		if (ret)
 			return ret;
-		ret = virtio_pci_init(b->blk_pci[i], &b->blk[i]->vdev, &b->virtio_bridge, &b->loop);
-		if (ret) {
-			pr_err("cannot attach disk %s: %s", dc->path, strerror(-ret));
+		ret = board_attach(b, vm, &b->blk[i]->vdev, dc->path);
+		if (ret)
 			return ret;
-		}
 	}
 	return 0;
 }
@@ -138,18 +197,36 @@ static int board_shares(struct board *b, struct vm *vm)
 		int ret;
 
 		b->p9[i] = calloc(1, sizeof(*b->p9[i]));
-		b->p9_pci[i] = calloc(1, sizeof(*b->p9_pci[i]));
-		if (!b->p9[i] || !b->p9_pci[i])
+		if (!b->p9[i])
 			return -ENOMEM;
 		b->nr_p9 = i + 1;
 		ret = virtio_9p_init(b->p9[i], vm, sc->dir, sc->tag, sc->read_only);
 		if (ret)
 			return ret;
-		ret = virtio_pci_init(b->p9_pci[i], &b->p9[i]->vdev, &b->virtio_bridge, &b->loop);
-		if (ret) {
-			pr_err("cannot attach the 9p share %s: %s", sc->dir, strerror(-ret));
+		ret = board_attach(b, vm, &b->p9[i]->vdev, sc->dir);
+		if (ret)
 			return ret;
-		}
+	}
+	return 0;
+}
+
+static int board_nets(struct board *b, struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+
+	for (u32 i = 0; i < cfg->nr_nets; i++) {
+		int ret;
+
+		b->net[i] = calloc(1, sizeof(*b->net[i]));
+		if (!b->net[i])
+			return -ENOMEM;
+		b->nr_net = i + 1;
+		ret = virtio_net_init(b->net[i], vm, &cfg->nets[i], i, &b->loop);
+		if (ret)
+			return ret;
+		ret = board_attach(b, vm, &b->net[i]->vdev, b->net[i]->tap.name);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -175,9 +252,11 @@ int board_init(struct board *b, struct vm *vm)
 		return ret;
 	}
 	b->loop_ready = true;
-	if (!cfg->rng && !cfg->nr_disks && !cfg->nr_shares && cfg->console != CONSOLE_VIRTIO)
+	if (!cfg->rng && !cfg->nr_disks && !cfg->nr_shares && !cfg->nr_nets &&
+	    cfg->console != CONSOLE_VIRTIO)
 		return 0;
-	ret = board_virtio_bridge(b, vm);
+	if (cfg->transport == VIRTIO_TRANSPORT_PCI)
+		ret = board_virtio_bridge(b, vm);
 	if (!ret && cfg->console == CONSOLE_VIRTIO)
 		ret = board_console(b, vm);
 	if (!ret && cfg->rng)
@@ -186,6 +265,8 @@ int board_init(struct board *b, struct vm *vm)
 		ret = board_disks(b, vm);
 	if (!ret)
 		ret = board_shares(b, vm);
+	if (!ret)
+		ret = board_nets(b, vm);
 	return ret;
 }
 
@@ -217,33 +298,36 @@ void board_destroy(struct board *b)
 	if (b->virtio_bridge_ready)
 		pci_bridge_destroy(&b->virtio_bridge);
 	b->virtio_bridge_ready = false;
-	if (b->rng_pci)
-		virtio_pci_destroy(b->rng_pci);
+	/* Transports before the devices they point to. */
+	for (u32 i = 0; i < b->nr_vt; i++) {
+		if (b->vt[i].pci)
+			virtio_pci_destroy(b->vt[i].pci);
+		if (b->vt[i].mmio)
+			virtio_mmio_destroy(b->vt[i].mmio);
+		free(b->vt[i].pci);
+		free(b->vt[i].mmio);
+	}
+	b->nr_vt = 0;
 	if (b->rng)
 		virtio_rng_destroy(b->rng);
-	if (b->con_pci)
-		virtio_pci_destroy(b->con_pci);
 	if (b->con_ready)
 		virtio_console_destroy(b->con);
-	free(b->con_pci);
 	free(b->con);
 	for (u32 i = 0; i < b->nr_p9; i++) {
-		if (b->p9_pci[i])
-			virtio_pci_destroy(b->p9_pci[i]);
 		if (b->p9[i])
 			virtio_9p_destroy(b->p9[i]);
-		free(b->p9_pci[i]);
 		free(b->p9[i]);
 	}
 	for (u32 i = 0; i < b->nr_blk; i++) {
-		if (b->blk_pci[i])
-			virtio_pci_destroy(b->blk_pci[i]);
 		if (b->blk[i])
 			virtio_blk_destroy(b->blk[i]);
-		free(b->blk_pci[i]);
 		free(b->blk[i]);
 	}
-	free(b->rng_pci);
+	for (u32 i = 0; i < b->nr_net; i++) {
+		if (b->net[i])
+			virtio_net_destroy(b->net[i]);
+		free(b->net[i]);
+	}
 	free(b->rng);
 	if (b->loop_ready)
 		ioloop_destroy(&b->loop);

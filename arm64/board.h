@@ -9,10 +9,22 @@
 #include "virtio/9p.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/mmio.h"
+#include "virtio/net.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 
 #include "vm.h"
+
+/* Upper bound of virtio devices: disks, shares, rng, console and nets. */
+#define BOARD_MAX_VIRTIO (VM_MAX_DISKS + VM_MAX_SHARES + 2 + VM_MAX_NETS)
+
+/* One virtio device and the transport that carries it. */
+struct board_virtio {
+	struct virtio_dev *vdev;
+	struct virtio_pci *pci;
+	struct virtio_mmio *mmio;
+};
 
 /* The machine's devices, created from the VM's config (arm64/layout.h places them). */
 struct board {
@@ -23,17 +35,20 @@ struct board {
 	/* Emulated virtio devices sit on their own host bridge, always dma-coherent. */
 	struct pci_bridge virtio_bridge;
 	bool virtio_bridge_ready;
+	/* Every virtio device's transport, in creation order. */
+	struct board_virtio vt[BOARD_MAX_VIRTIO];
+	u32 nr_vt;
+	u32 nr_mmio;
+	bool mmio_fdt_hooked;
 	struct virtio_rng *rng;
-	struct virtio_pci *rng_pci;
 	struct virtio_console *con;
-	struct virtio_pci *con_pci;
 	bool con_ready;
 	struct virtio_blk *blk[VM_MAX_DISKS];
-	struct virtio_pci *blk_pci[VM_MAX_DISKS];
 	u32 nr_blk;
 	struct virtio_9p *p9[VM_MAX_SHARES];
-	struct virtio_pci *p9_pci[VM_MAX_SHARES];
 	u32 nr_p9;
+	struct virtio_net *net[VM_MAX_NETS];
+	u32 nr_net;
 };
 
 /* Create every device; -errno with one line logged. */

@@ -38,7 +38,7 @@ poweroff -f
 INIT
 mkdir -p "$work/l2"
 e2e_rootfs "$work/l2" "$work/init"
-e2e_l2_modules "$work/l2" "$COHO_KERNEL"
+e2e_modules "$work/l2" E2E_L2_MODULES "$COHO_KERNEL"
 e2e_cpio "$work/l2" "$work/l2.cpio.gz" gzip
 {
 	for i in $(seq 1 "$RUNS"); do

@@ -318,7 +318,7 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e)
 	return 1;
 }
 
-void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 written)
+void vq_fill(struct virtqueue *vq, const struct vq_elem *e, u32 written, u16 nth)
 {
 	u8 *used, *elem;
 
@@ -330,12 +330,34 @@ void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 written)
 	/* Never claim more than the chain's writable bytes: the driver trusts len. */
 	if (written > e->in_len)
 		written = (u32)e->in_len;
-	elem = used + RING_ENTRY + USED_ELEM_SIZE * (vq->used_idx % vq->size);
+	elem = used + RING_ENTRY + USED_ELEM_SIZE * ((u16)(vq->used_idx + nth) % vq->size);
 	ring_store32(elem, e->head);
 	ring_store32(elem + 4, written);
-	vq->used_idx++;
-	/* Release: the element and the data written to the buffers before the index. */
+}
+
+void vq_flush(struct virtqueue *vq, u16 count)
+{
+	u8 *used;
+
+	if (!vq->size)
+		return;
+	used = vq_used(vq);
+	if (!used)
+		return;
+	vq->used_idx += count;
+	/* Release: the elements and the data written to the buffers before the index. */
 	ring_store16(used + RING_IDX, vq->used_idx, __ATOMIC_RELEASE);
+}
+
+void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 written)
+{
+	vq_fill(vq, e, written, 0);
+	vq_flush(vq, 1);
+}
+
+void vq_unpop(struct virtqueue *vq, u16 n)
+{
+	vq->last_avail -= n;
 }
 
 /* Did moving used idx from @old to @new pass @event? (the spec's vring_need_event) */

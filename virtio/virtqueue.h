@@ -74,6 +74,15 @@ int vq_pop(struct virtqueue *vq, struct vq_elem *e);
 
 /* Return a chain to the driver with @written bytes written into its in[] buffers. */
 void vq_push(struct virtqueue *vq, const struct vq_elem *e, u32 written);
+/*
+ * Several chains that the driver must see at once (a merged receive
+ * buffer): vq_fill() writes used entry number @nth after the current used
+ * index without publishing it, vq_flush() publishes @count of them.
+ */
+void vq_fill(struct virtqueue *vq, const struct vq_elem *e, u32 written, u16 nth);
+void vq_flush(struct virtqueue *vq, u16 count);
+/* Give back the last @n popped chains, unused (they stay in the avail ring). */
+void vq_unpop(struct virtqueue *vq, u16 n);
 
 /*
  * After one or more vq_push(): must the driver be interrupted? Honours

@@ -105,7 +105,23 @@ expect_error disk-is-dir run -k Image -c 1 -d adir --dump-dtb out.dtb
 expect_error disk-bad-flag run -k Image -c 1 -d initrd.img,rw,bogus
 expect_error disk-no-file run -k Image -c 1 -d ,ro
 expect_error too-many-disks run -k Image -c 1 -d a -d a -d a -d a -d a -d a -d a -d a -d a
-expect_error virtio-mmio run -k Image -c 1 --virtio-transport mmio
+expect_dtb virtio-mmio -k Image -c 1 --virtio-transport mmio --rng -d initrd.img --console virtio
+check "virtio-mmio: three virtio,mmio nodes" [ "$(grep -c 'compatible = "virtio,mmio"' out.dts)" -eq 3 ]
+check "virtio-mmio: every node dma-coherent" [ "$(awk '/virtio_mmio@/ { n = 1 } n && /dma-coherent;/ { c++; n = 0 } END { print c + 0 }' out.dts)" -eq 3 ]
+check "virtio-mmio: the first slot at 0xa000000 on SPI 16" [ "$(prop -t x out.dtb /virtio_mmio@a000000 interrupts)" = "0 10 4" ]
+check "virtio-mmio: no PCI bridge" bash -c '! grep -q pci-host-ecam-generic out.dts'
+expect_dtb virtio-transport-pci -k Image -c 1 --virtio-transport virtio-pci --rng
+check "virtio-transport-pci: the bridge, no virtio,mmio" bash -c 'grep -q pci-host-ecam-generic out.dts && ! grep -q virtio,mmio out.dts'
+expect_error virtio-legacy run -k Image -c 1 --virtio-transport mmio-legacy
+expect_error virtio-bad-transport run -k Image -c 1 --virtio-transport ccw
+# -n: parse errors only (a valid -n would create a tap on this host).
+expect_error net-mode-user run -k Image -c 1 -n mode=user
+expect_error net-bad-mac run -k Image -c 1 -n mode=tap,guest_mac=01:02:03:04:05:06
+expect_error net-bad-key run -k Image -c 1 --network mode=tap,trans=mmio
+expect_error net-long-tapif run -k Image -c 1 -n tapif=abcdefghijklmnopq
+expect_error net-too-many run -k Image -c 1 -n tapif=a -n tapif=b -n tapif=c -n tapif=d -n tapif=e
+expect_dtb net-none -k Image -c 1 -n none
+check "net-none: no network device, no bridge" bash -c '! grep -q pci-host-ecam-generic out.dts'
 expect_error no-kernel run -c 1
 expect_error missing-kernel run -k no-such-file -c 1 --dump-dtb out.dtb
 expect_error kernel-is-dir run -k adir -c 1 --dump-dtb out.dtb
@@ -122,7 +138,7 @@ expect_error firmware-and-kernel run -k Image -f Image -c 1 --dump-dtb out.dtb
 expect_error initrd-without-kernel run -i initrd.img -c 1 --dump-dtb out.dtb
 expect_error two-kernels run -k Image Image.gz -c 1
 expect_error unknown-option run --frobnicate -k Image
-expect_error unsupported-kvmtool-option run -k Image --disk foo.img
+expect_error unsupported-kvmtool-option run -k Image --balloon
 expect_error missing-argument run -k
 expect_error bad-mem run -k Image -m 12x
 expect_error zero-mem run -k Image -m 0

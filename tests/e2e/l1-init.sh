@@ -14,6 +14,14 @@ mount -t tmpfs tmpfs /tmp
 
 say() { echo "COHO-L1 $*"; }
 
+# Modules for the network cases (tun, vhost-net), in dependency order.
+mods=/lib/modules/$(uname -r)
+if [ -f "$mods/order" ]; then
+	while read -r m; do
+		insmod "$mods/$m.ko" 2>/dev/null || say "insmod-failed=$m"
+	done <"$mods/order"
+fi
+
 # run_case NAME COMMAND...: run COMMAND with its stdout on the console,
 # bounded by $CASE_TIMEOUT seconds; report its stderr lines (prefixed) and
 # its exit code.
@@ -143,6 +151,45 @@ run_hvc_case() {
 	tr -d '\r' </tmp/out.$name
 	sed "s/^/COHO-L1 stderr case=$name: /" /tmp/stderr.$name
 	tty_check "$name"
+	say "case=$name rc=$rc"
+}
+
+# run_net_case NAME GUEST_IP TAP COMMAND...: serve /tmp/www/blob (random)
+# over HTTP from L1; once the L2 guest at GUEST_IP says net-ready, fetch its
+# /up.bin, tell it to finish (a line to its port 9001), and report what was
+# fetched and whether the tap TAP still exists after coho exited.
+run_net_case() {
+	local name=$1 gip=$2 tap=$3 pid rc i
+	shift 3
+	say "begin case=$name"
+	if [ ! -f /tmp/www/blob ]; then
+		mkdir -p /tmp/www
+		dd if=/dev/urandom of=/tmp/www/blob bs=1k count=3000 2>/dev/null
+		httpd -p 8080 -h /tmp/www
+	fi
+	say "net-before case=$name sha=$(sha256sum /tmp/www/blob | cut -d' ' -f1)"
+	rm -f /tmp/up.$name
+	"$@" >/tmp/out.$name 2>/tmp/stderr.$name &
+	pid=$!
+	i=0
+	while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null && ! grep -q 'COHO-L2 net-ready' /tmp/out.$name; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	say "net-tap-during case=$name state=$(cat /sys/class/net/$tap/operstate 2>/dev/null)"
+	timeout 60 wget -q -O /tmp/up.$name "http://$gip:8080/up.bin"
+	say "net-fetch case=$name rc=$? sha=$(sha256sum /tmp/up.$name 2>/dev/null | cut -d' ' -f1)"
+	echo bye | timeout 10 nc "$gip" 9001
+	i=0
+	while [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+	kill -s KILL $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	tr -d '\r' </tmp/out.$name
+	sed "s/^/COHO-L1 stderr case=$name: /" /tmp/stderr.$name
+	tty_check "$name"
+	if [ -e "/sys/class/net/$tap" ]; then i=yes; else i=no; fi
+	say "net-after case=$name tap-exists=$i"
 	say "case=$name rc=$rc"
 }
 

@@ -95,6 +95,11 @@ if grep -q 'coho_e2e_virtio' /proc/cmdline; then
 		if [ -e "$b/dma-coherent" ]; then c=yes; else c=no; fi
 		say "dt-pci-bridge=${b#"$dt"} dma-coherent=$c"
 	done
+	for v in $dt/virtio_mmio@*; do
+		[ -d "$v" ] || continue
+		if [ -e "$v/dma-coherent" ]; then c=yes; else c=no; fi
+		say "dt-virtio-mmio=${v#"$dt"} dma-coherent=$c"
+	done
 	rng=/sys/class/misc/hw_random
 	if [ -e $rng/rng_current ]; then say "rng-current=$(cat $rng/rng_current)"; else say "rng-current=none"; fi
 	say "rng-bytes=$(head -c 4096 /dev/hwrng 2>/dev/null | wc -c)"
@@ -158,6 +163,24 @@ if grep -q 'coho_e2e_blk' /proc/cmdline; then
 	else
 		say "blk-ro-write=refused"
 	fi
+fi
+# coho_e2e_net=GUEST_IP,HOST_IP: configure eth0, ping the host, fetch its
+# /blob over HTTP, then serve /payload.bin as /up.bin until the host says bye.
+net=$(sed -n 's/.*coho_e2e_net=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$net" ]; then
+	gip=${net%,*} hip=${net#*,}
+	say "net-mac=$(cat /sys/class/net/eth0/address 2>/dev/null)"
+	ip link set lo up
+	ip addr add "$gip/24" dev eth0 && ip link set eth0 up
+	if ping -c 2 -W 10 "$hip" >/dev/null 2>&1; then say "net-ping=ok"; else say "net-ping=failed"; fi
+	wget -q -O /tmp/blob "http://$hip:8080/blob"
+	say "net-get=$? sha=$(sha256sum /tmp/blob 2>/dev/null | cut -d' ' -f1)"
+	rm -f /tmp/blob
+	mkdir -p /tmp/www && cp /payload.bin /tmp/www/up.bin
+	httpd -p 8080 -h /tmp/www
+	say "net-ready"
+	timeout 120 nc -l -p 9001 >/dev/null
+	say "net-bye=$?"
 fi
 # coho_e2e_reboot: ask for a reset instead of a power-off (PSCI SYSTEM_RESET).
 if grep -q 'coho_e2e_reboot' /proc/cmdline; then

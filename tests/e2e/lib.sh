@@ -146,15 +146,20 @@ e2e_rootfs() {
 
 # Guest drivers that Debian builds as modules, in load order (dependencies
 # first); those a kernel has built in are simply absent from its tree.
-E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio-rng virtio_blk
-		virtio_console netfs fscache 9pnet 9pnet_virtio 9p)
+E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio virtio-rng
+		virtio_blk virtio_console failover net_failover virtio_net netfs fscache 9pnet
+		9pnet_virtio 9p)
+# What L1 (the KVM host) needs for coho's network tests: taps and vhost-net.
+E2E_L1_MODULES=(tun vhost_iotlb vhost vhost_net)
 
-# e2e_l2_modules ROOT KERNEL...: copy the E2E_L2_MODULES of each KERNEL (a
-# vmlinuz inside an unpacked linux-image package) into ROOT/lib/modules/
-# <release>/, decompressed, with a load-order file "order".
-e2e_l2_modules() {
+# e2e_modules ROOT LIST KERNEL...: copy the modules named in the array LIST
+# (E2E_L2_MODULES or E2E_L1_MODULES) of each KERNEL (a vmlinuz inside an
+# unpacked linux-image package) into ROOT/lib/modules/<release>/,
+# decompressed, with a load-order file "order".
+e2e_modules() {
 	local root=$1 k tree rel m f dest
-	shift
+	local -n list=$2
+	shift 2
 	for k; do
 		[ -n "$k" ] || continue
 		rel=${k##*/vmlinuz-}
@@ -165,7 +170,7 @@ e2e_l2_modules() {
 		dest=$root/lib/modules/$rel
 		mkdir -p "$dest"
 		: >"$dest/order"
-		for m in "${E2E_L2_MODULES[@]}"; do
+		for m in "${list[@]}"; do
 			f=$(find "$tree" \( -name "$m.ko" -o -name "$m.ko.xz" \) | head -n 1 || true)
 			[ -n "$f" ] || continue
 			case $f in
@@ -184,7 +189,7 @@ e2e_l2_initramfs() {
 	e2e_mktemp dir
 	e2e_rootfs "$dir" "$E2E_DIR/l2-init.sh"
 	cp "$payload" "$dir/payload.bin"
-	e2e_l2_modules "$dir" "$COHO_KERNEL" "${COHO_KERNEL_NEXT:-}"
+	e2e_modules "$dir" E2E_L2_MODULES "$COHO_KERNEL" "${COHO_KERNEL_NEXT:-}"
 	e2e_cpio "$dir" "$out" gzip
 	rm -rf "$dir"
 }
@@ -198,6 +203,7 @@ e2e_l1_initramfs() {
 	e2e_mktemp dir
 	e2e_rootfs "$dir" "$E2E_DIR/l1-init.sh"
 	install -m 0644 "$cases" "$dir/cases.sh"
+	e2e_modules "$dir" E2E_L1_MODULES "$COHO_KERNEL"
 	for spec; do
 		dest=$dir/${spec%%=*} src=${spec#*=}
 		mkdir -p "$(dirname "$dest")"

@@ -15,7 +15,8 @@
 # asked for. One line per assertion ("ok - ..."/"not ok - ..."), then exactly
 # one "e2e: N passed, M failed" line; exit status 1 on any failure.
 # Logs: tests/out/e2e/logs/. Environment: COHO_CACHE (downloads),
-# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 300), E2E_ONLY=gicv3|gicv2.
+# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 300), E2E_ONLY=gicv3|gicv2,
+# E2E_CASES=ERE (only the cases whose name matches, e.g. 'virtio-net.*').
 
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -103,6 +104,26 @@ cases_gicv3() {
 	echo "run_blk_case virtio-blk /coho run -k /Image ${GUEST[*]} -d /tmp/rw.img -d /tmp/ro.img,ro -p '$(params virtio-blk "quiet coho_e2e_virtio coho_e2e_blk")'" >>"$CASES"
 	KIND[virtio-blk]=virtio-blk
 	ORDER+=(virtio-blk)
+	# virtio-net: a tap coho creates (and removes), with a host address and a chosen MAC.
+	add_net_case virtio-net 10.0.2 cohonet0 02:00:00:aa:bb:01 no \
+		-n mode=tap,tapif=cohonet0,host_ip=10.0.2.1/24,guest_mac=02:00:00:aa:bb:01
+	# virtio-net on a persistent tap L1 made (coho attaches and leaves it), default MAC.
+	echo "tunctl -t cohotap1 >/dev/null; ip addr add 10.0.3.1/24 dev cohotap1; ip link set cohotap1 up" >>"$CASES"
+	add_net_case virtio-net-tunctl 10.0.3 cohotap1 02:43:4f:48:4f:00 yes -n tapif=cohotap1
+	# Every device again over virtio-mmio.
+	add_case virtio-rng-mmio virtio-mmio /coho run -k /Image "${GUEST[@]}" --rng \
+		--virtio-transport mmio -p "$(params virtio-rng-mmio "quiet coho_e2e_virtio")"
+	echo "run_blk_case virtio-blk-mmio /coho run -k /Image ${GUEST[*]} --virtio-transport mmio -d /tmp/rw.img -d /tmp/ro.img,ro -p '$(params virtio-blk-mmio "quiet coho_e2e_virtio coho_e2e_blk")'" >>"$CASES"
+	KIND[virtio-blk-mmio]=virtio-blk
+	ORDER+=(virtio-blk-mmio)
+	echo "run_9p_case virtio-9p-mmio $TOKEN-virtio-9p-mmio /coho run -k /Image ${GUEST[*]} --virtio-transport mmio --9p /tmp/share,hostshare -p '$(params virtio-9p-mmio "quiet coho_e2e_virtio coho_e2e_9p")'" >>"$CASES"
+	KIND[virtio-9p-mmio]=9p
+	ORDER+=(virtio-9p-mmio)
+	echo "run_hvc_case virtio-console-mmio hello-hvc-$TOKEN /coho run -k /Image ${GUEST[*]} --virtio-transport mmio --console virtio -p '$(params virtio-console-mmio "quiet coho_e2e_virtio coho_e2e_hvc")'" >>"$CASES"
+	KIND[virtio-console-mmio]=hvc
+	ORDER+=(virtio-console-mmio)
+	add_net_case virtio-net-mmio 10.0.4 cohonet4 02:43:4f:48:4f:00 no \
+		--virtio-transport mmio -n tapif=cohonet4,host_ip=10.0.4.1
 	# A guest reset (reboot is not emulated yet): its own exit code, 3.
 	add_case reboot reset /coho run -k /Image "${GUEST[@]}" -p "$(params reboot "quiet coho_e2e_reboot")"
 	# Console output blocked (stdout a pipe nobody reads): SIGTERM must still stop coho.
@@ -114,10 +135,28 @@ cases_gicv3() {
 	ORDER+=(sigterm)
 }
 
+# add_net_case NAME NET TAP MAC TAP_STAYS ARGS...: a virtio-net guest at NET.15
+# talking to L1 at NET.1 over TAP; ARGS are coho's network options.
+declare -A NET_MAC=() NET_TAP_STAYS=()
+add_net_case() {
+	local name=$1 net=$2 tap=$3 mac=$4 stays=$5 arg line
+	shift 5
+	line="run_net_case $name $net.15 $tap /coho run -k /Image ${GUEST[*]}"
+	for arg; do line+=" $(sq "$arg")"; done
+	line+=" -p $(sq "$(params "$name" "quiet coho_e2e_virtio coho_e2e_net=$net.15,$net.1")")"
+	echo "$line" >>"$CASES"
+	KIND[$name]=net
+	NET_MAC[$name]=$mac
+	NET_TAP_STAYS[$name]=$stays
+	ORDER+=("$name")
+}
+
 cases_gicv2() {
 	# No ITS: virtio-pci falls back to INTx.
 	add_case virtio-rng-intx virtio-intx /coho run -k /Image "${GUEST[@]}" --irqchip gicv2 --rng \
 		-p "$(params virtio-rng-intx "quiet coho_e2e_virtio")"
+	add_net_case virtio-net-intx 10.0.5 cohonet5 02:43:4f:48:4f:00 no \
+		--irqchip gicv2 -n mode=tap,tapif=cohonet5,host_ip=10.0.5.1/24
 	add_case image-gicv2 linux /coho run -k /Image "${GUEST[@]}" --irqchip gicv2 \
 		-p "$(params image-gicv2 quiet)"
 	add_case image-gicv2-auto linux /coho run -k /Image "${GUEST[@]}" --irqchip auto \
@@ -220,14 +259,14 @@ expect_blocked() {
 	fi
 }
 
-# expect_virtio NAME TEXT RC MSI(yes/no): a guest with virtio-rng on the virtio bridge.
+# expect_virtio NAME TEXT RC MSI(yes/no) [mmio]: a guest with virtio-rng on the
+# virtio bridge (or on virtio-mmio).
 expect_virtio() {
-	local n=$1 t=$2 rc=$3 msi=$4 v
+	local n=$1 t=$2 rc=$3 msi=$4 transport=${5:-pci} v
 	expect_eq "$n: exit code 0" "$rc" 0
 	check "$n: L2 reached userspace" has_line "$t" "COHO-L2 userspace"
 	check "$n: no module failed to load" bash -c "! grep -q 'COHO-L2 insmod-failed' <<<\"\$1\"" _ "$t"
-	expect_match "$n: the virtio PCI bridge is dma-coherent in the guest's DT" \
-		"$(e2e_value "$t" "COHO-L2 dt-pci-bridge")" '^/pci@10000000 dma-coherent=yes$'
+	expect_transport "$n" "$t" "$transport"
 	expect_match "$n: the guest's hwrng is virtio" "$(e2e_value "$t" "COHO-L2 rng-current")" '^virtio'
 	expect_eq "$n: 4096 bytes read from /dev/hwrng" "$(e2e_value "$t" "COHO-L2 rng-bytes")" 4096
 	v=$(e2e_value "$t" "COHO-L2 rng-distinct")
@@ -240,6 +279,40 @@ expect_virtio() {
 	if [ "$msi" = yes ]; then
 		check "$n: the guest uses MSIs ($v lines in /proc/interrupts)" [ "${v:-0}" -ge 1 ]
 	fi
+}
+
+# expect_transport NAME TEXT pci|mmio: the devices' DT nodes are dma-coherent.
+expect_transport() {
+	local n=$1 t=$2
+	if [ "$3" = mmio ]; then
+		expect_match "$n: the virtio-mmio nodes are dma-coherent in the guest's DT" \
+			"$(e2e_value "$t" "COHO-L2 dt-virtio-mmio")" '^/virtio_mmio@a[0-9a-f]*000 dma-coherent=yes$'
+		check "$n: no virtio PCI bridge with --virtio-transport mmio" \
+			bash -c "! grep -q 'COHO-L2 dt-pci-bridge' <<<\"\$1\"" _ "$t"
+	else
+		expect_match "$n: the virtio PCI bridge is dma-coherent in the guest's DT" \
+			"$(e2e_value "$t" "COHO-L2 dt-pci-bridge")" '^/pci@10000000 dma-coherent=yes$'
+	fi
+}
+
+# expect_net NAME TEXT RC LOG: both directions over the tap, and the tap's fate.
+expect_net() {
+	local n=$1 t=$2 rc=$3 log=$4 before fetch after
+	before=$(grep "^COHO-L1 net-before case=$n " "$log" | tail -n 1)
+	fetch=$(grep "^COHO-L1 net-fetch case=$n " "$log" | tail -n 1)
+	after=$(grep "^COHO-L1 net-after case=$n " "$log" | tail -n 1)
+	expect_eq "$n: exit code 0" "$rc" 0
+	check "$n: no module failed to load" bash -c "! grep -q 'COHO-L2 insmod-failed' <<<\"\$1\"" _ "$t"
+	expect_transport "$n" "$t" "$(case $n in *-mmio) echo mmio ;; *) echo pci ;; esac)"
+	expect_eq "$n: the guest's MAC" "$(e2e_value "$t" "COHO-L2 net-mac")" "${NET_MAC[$n]}"
+	expect_eq "$n: L2 pinged L1 over the tap" "$(e2e_value "$t" "COHO-L2 net-ping")" ok
+	expect_eq "$n: L2 fetched L1's file intact (wget, sha256)" "$(e2e_value "$t" "COHO-L2 net-get")" \
+		"0 sha=$(e2e_value "$before" sha | cut -d' ' -f1)"
+	expect_eq "$n: L1 fetched L2's file intact (wget, sha256)" "$(e2e_value "$fetch" rc)" \
+		"0 sha=$PAYLOAD_SHA"
+	expect_eq "$n: L2 was told to finish over the network" "$(e2e_value "$t" "COHO-L2 net-bye")" 0
+	expect_eq "$n: the tap $( [ "${NET_TAP_STAYS[$n]}" = yes ] && echo "L1 made is still there" ||
+		echo "coho made is gone") after exit" "$(e2e_value "$after" tap-exists)" "${NET_TAP_STAYS[$n]}"
 }
 
 # expect_blk NAME TEXT RC LOG: the disks' contents as seen by L2 and left in L1.
@@ -338,6 +411,11 @@ check_boot() {
 		hvc) expect_hvc "$n" "$t" "$rc" ;;
 		9p) expect_9p "$n" "$t" "$rc" "$log" ;;
 		virtio-intx) expect_virtio "$n" "$t" "$rc" no ;;
+		virtio-mmio) expect_virtio "$n" "$t" "$rc" no mmio ;;
+		net) expect_net "$n" "$t" "$rc" "$log" ;;
+		esac
+		case ${KIND[$n]}:$n in
+		virtio-blk:*-mmio | 9p:*-mmio | hvc:*-mmio) expect_transport "$n" "$t" mmio ;;
 		esac
 		# coho ran with stdin on L1's console, a terminal: it must leave it as it found it.
 		check "$n: console terminal settings as before the case" \
@@ -367,6 +445,18 @@ prepare() {
 	echo "# kernel $COHO_KVER, payload $(stat -c %s "$E2E_OUT/assets/payload.bin") bytes, token $TOKEN"
 }
 
+# e2e_filter_cases ERE: keep only the cases whose name matches ERE (and the
+# set-up lines that are not cases); for quick runs while developing.
+e2e_filter_cases() {
+	local re=$1 n keep=()
+	awk -v re="^($re)\$" '!/^(run_[a-z0-9_]*case|dump_file) / || $2 ~ re' "$CASES" >"$CASES.f"
+	mv "$CASES.f" "$CASES"
+	for n in "${ORDER[@]}"; do
+		[[ $n =~ ^($re)$ ]] && keep+=("$n")
+	done
+	ORDER=("${keep[@]}")
+}
+
 run_real() {
 	local vmm=$1 gic files work
 	e2e_mktemp work
@@ -384,6 +474,7 @@ run_real() {
 		else
 			cases_gicv2
 		fi
+		[ -z "${E2E_CASES:-}" ] || e2e_filter_cases "$E2E_CASES"
 		e2e_l1_initramfs "$work/l1-gicv$gic.cpio" "$CASES" "${files[@]}"
 		echo "# booting L1 with GICv$gic ($(stat -c %s "$work/l1-gicv$gic.cpio") byte initramfs)"
 		e2e_boot_l1 "$E2E_OUT/logs/l1-gicv$gic.log" "$gic" "$work/l1-gicv$gic.cpio"

@@ -440,6 +440,63 @@ static void test_full_ring(void)
 }
 
 /*
+ * A merged receive: several chains filled, invisible to the driver until one
+ * flush publishes them together; unpop hands chains back untouched.
+ */
+static void test_fill_flush_unpop(void)
+{
+	const u16 n = 6; /* not a power of two: slots wrap by % size */
+
+	setup(n, 0);
+	for (u16 i = 0; i < n; i++)
+		desc(DESC, i, DATA + 0x100ULL * i, 0x80, F_WRITE, 0);
+	/* Move the used index near the ring's end first. */
+	for (u16 i = 0; i < 4; i++) {
+		drv_add(i);
+		CHECK_EQ_U64(vq_pop(&vq, el), 1);
+		vq_push(&vq, el, 1);
+	}
+	CHECK_EQ_U64(used_idx(), 4);
+	for (u16 i = 0; i < 3; i++)
+		drv_add((u16)(5 - i));
+	for (u16 i = 0; i < 3; i++) {
+		CHECK_EQ_U64(vq_pop(&vq, el), 1);
+		CHECK_EQ_U64(el->head, 5 - i);
+		vq_fill(&vq, el, 0x10u + i, i);
+		/* Filled, not published. */
+		CHECK_EQ_U64(used_idx(), 4);
+	}
+	vq_flush(&vq, 3);
+	CHECK_EQ_U64(used_idx(), 7);
+	CHECK_EQ_U64(used_id(4), 5);
+	CHECK_EQ_U64(used_len(4), 0x10);
+	CHECK_EQ_U64(used_id(5), 4);
+	CHECK_EQ_U64(used_id(6 % n), 3);
+	CHECK_EQ_U64(used_len(6 % n), 0x12);
+	/* Clamped like vq_push: never more than the chain's writable bytes. */
+	drv_add(0);
+	CHECK_EQ_U64(vq_pop(&vq, el), 1);
+	vq_fill(&vq, el, 0x1000, 0);
+	vq_flush(&vq, 1);
+	CHECK_EQ_U64(used_len(7 % n), 0x80);
+
+	/* Unpop: the same chains come back in the same order. */
+	drv_add(1);
+	drv_add(2);
+	CHECK_EQ_U64(vq_pop(&vq, el), 1);
+	CHECK_EQ_U64(vq_pop(&vq, el), 1);
+	CHECK_EQ_U64(vq_pop(&vq, el), 0);
+	vq_unpop(&vq, 2);
+	CHECK(vq_has_work(&vq));
+	CHECK_EQ_U64(vq_pop(&vq, el), 1);
+	CHECK_EQ_U64(el->head, 1);
+	CHECK_EQ_U64(vq_pop(&vq, el), 1);
+	CHECK_EQ_U64(el->head, 2);
+	CHECK_EQ_U64(used_idx(), 8);
+	CHECK(!vq.broken);
+}
+
+/*
  * Many requests through small rings (one a power of two, one not) so both
  * 16-bit indexes wrap: ring slots are idx % size on both sides.
  */
@@ -1145,6 +1202,7 @@ static void test_teardown(void)
 }
 
 TEST_MAIN(test_setup, test_init, test_init_errors, test_reset, test_pop_push, test_full_ring,
-	  test_index_wrap, test_zero_length, test_chain_limits, test_indirect, test_notify_flags,
-	  test_notify_event_idx, test_bad_index, test_loops, test_bad_buffers, test_write_then_read,
-	  test_bad_indirect, test_iov_copy, test_concurrent_driver, test_teardown)
+	  test_fill_flush_unpop, test_index_wrap, test_zero_length, test_chain_limits,
+	  test_indirect, test_notify_flags, test_notify_event_idx, test_bad_index, test_loops,
+	  test_bad_buffers, test_write_then_read, test_bad_indirect, test_iov_copy,
+	  test_concurrent_driver, test_teardown)
