@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,41 +86,89 @@ static int opt_irqchip(void *value, const char *arg, const char *opt)
 	return -EINVAL;
 }
 
-/* -d FILE[,ro][,direct], as kvmtool; may be given up to VM_MAX_DISKS times. */
+/*
+ * -d DIR[,ro]: as kvmtool, a directory becomes the guest's root filesystem,
+ * a 9p share tagged ROOT_9P_TAG; boot.c adds root=/dev/root ... to the
+ * command line. @path is the strdup'd copy, owned by the share on success.
+ */
+#define ROOT_9P_TAG "/dev/root"
+
+static int disk_dir_as_root(struct vm_config *cfg, const struct disk_config *d, const char *arg,
+			    const char *opt)
+{
+	struct share_config *sh;
+	u32 i;
+
+	if (d->direct) {
+		pr_err("%s %s: 'direct' is for disk images, not a directory", opt, arg);
+		return -EINVAL;
+	}
+	/* A second -d DIR, or a --9p share already tagged /dev/root. */
+	for (i = 0; i < cfg->nr_shares; i++) {
+		if (!strcmp(cfg->shares[i].tag, ROOT_9P_TAG))
+			break;
+	}
+	if (i < cfg->nr_shares) {
+		pr_err("%s %s: only one directory can be the root filesystem (9p tag %s)", opt, arg,
+		       ROOT_9P_TAG);
+		return -EINVAL;
+	}
+	if (cfg->nr_shares == VM_MAX_SHARES) {
+		pr_err("%s %s: at most %d shared directories", opt, arg, VM_MAX_SHARES);
+		return -E2BIG;
+	}
+	sh = &cfg->shares[cfg->nr_shares++];
+	sh->dir = d->path; /* freed by run_free_config() */
+	sh->tag = ROOT_9P_TAG;
+	sh->read_only = d->read_only;
+	cfg->root_9p = true;
+	cfg->root_ro = d->read_only;
+	return 0;
+}
+
+/* -d FILE[,ro][,direct] or -d DIR[,ro], as kvmtool; up to VM_MAX_DISKS images. */
 static int opt_disk(void *value, const char *arg, const char *opt)
 {
 	struct vm_config *cfg = value;
-	struct disk_config *d;
+	struct disk_config d = { 0 };
 	char *copy, *p, *save = NULL;
+	struct stat st;
+	int ret;
 
-	if (cfg->nr_disks == VM_MAX_DISKS) {
-		pr_err("%s: at most %d disks", opt, VM_MAX_DISKS);
-		return -E2BIG;
-	}
 	copy = strdup(arg);
 	if (!copy)
 		return -ENOMEM;
-	d = &cfg->disks[cfg->nr_disks];
-	memset(d, 0, sizeof(*d));
 	p = strtok_r(copy, ",", &save);
 	if (!p || p != copy) {
 		pr_err("%s: no image file in '%s'", opt, arg);
 		free(copy);
 		return -EINVAL;
 	}
-	d->path = p; /* == copy: freed by run_free_config() */
+	d.path = p; /* == copy */
 	while ((p = strtok_r(NULL, ",", &save))) {
 		if (!strcmp(p, "ro")) {
-			d->read_only = true;
+			d.read_only = true;
 		} else if (!strcmp(p, "direct")) {
-			d->direct = true;
+			d.direct = true;
 		} else {
 			pr_err("%s: unknown disk option '%s' in '%s' (ro, direct)", opt, p, arg);
 			free(copy);
 			return -EINVAL;
 		}
 	}
-	cfg->nr_disks++;
+	/* A path that cannot be stat'ed stays a disk and fails where disks are opened. */
+	if (!stat(d.path, &st) && S_ISDIR(st.st_mode)) {
+		ret = disk_dir_as_root(cfg, &d, arg, opt);
+		if (ret)
+			free(copy);
+		return ret;
+	}
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		pr_err("%s: at most %d disks", opt, VM_MAX_DISKS);
+		free(copy);
+		return -E2BIG;
+	}
+	cfg->disks[cfg->nr_disks++] = d; /* d.path freed by run_free_config() */
 	return 0;
 }
 
@@ -263,7 +312,8 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	  .help = "show this help" },                                                        \
 	{ .type = OPT_CALLBACK, .short_name = 'd', .long_name = "disk", .value = &(O)->cfg,  \
 	  .argh = "FILE[,ro][,direct]", .help = "a virtio-blk disk backed by a raw image "      \
-	  "(up to 8)", .cb = opt_disk },                                                        \
+	  "(up to 8); a directory becomes the 9p root filesystem (tag /dev/root, root= added)", \
+	  .cb = opt_disk },                                                                     \
 	{ .type = OPT_CALLBACK, .long_name = "9p", .value = &(O)->cfg,                      \
 	  .argh = "DIR[,TAG][,ro]", .help = "share a host directory over virtio-9p "           \
 	  "(mount -t 9p -o trans=virtio TAG)", .def = "TAG hostshare", .cb = opt_9p },           \

@@ -78,6 +78,8 @@ struct vm_config {
 	u32 nr_shares;
 	struct net_config nets[VM_MAX_NETS];
 	u32 nr_nets;
+	bool root_9p; /* a -d DIR: its 9p share (tag /dev/root) is the root fs */
+	bool root_ro; /* ... mounted read-only */
 };
 
 struct kvm_run;

@@ -124,17 +124,40 @@ static void fill_random(void *buf, size_t len)
 	}
 }
 
-/* Default kernel command line: the chosen console, unless -p names one. */
-static char *boot_cmdline(const char *params, enum console_kind kind)
+/* Does the command line @params hold a parameter starting with @key ("root=")? */
+static bool has_param(const char *params, const char *key)
 {
-	const char *console = kind == CONSOLE_VIRTIO ? "console=hvc0" : "console=ttyS0";
+	const char *p;
+
+	for (p = params; (p = strstr(p, key)); p++) {
+		if (p == params || p[-1] == ' ' || p[-1] == '\t')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Default kernel command line: the chosen console unless -p names one, then
+ * for a -d DIR root (kvmtool's parameters) the 9p root unless -p has root=,
+ * then -p.
+ */
+static char *boot_cmdline(const struct vm_config *cfg)
+{
+	const char *params = cfg->params ? cfg->params : "";
+	const char *console = "";
+	const char *root = "";
 	char *s;
 
-	if (!params)
-		params = "";
-	if (strstr(params, "console="))
-		return strdup(params);
-	if (asprintf(&s, "%s%s%s", console, *params ? " " : "", params) < 0)
+	if (!strstr(params, "console="))
+		console = cfg->console == CONSOLE_VIRTIO ? "console=hvc0" : "console=ttyS0";
+	if (cfg->root_9p && !has_param(params, "root="))
+		root = cfg->root_ro
+			   ? "root=/dev/root ro rootflags=ro,trans=virtio,version=9p2000.L "
+			     "rootfstype=9p"
+			   : "root=/dev/root rw rootflags=rw,trans=virtio,version=9p2000.L "
+			     "rootfstype=9p";
+	if (asprintf(&s, "%s%s%s%s%s", console, *console && *root ? " " : "", root,
+		     (*console || *root) && *params ? " " : "", params) < 0)
 		return NULL;
 	return s;
 }
@@ -167,7 +190,7 @@ static int build_and_write_dtb(struct vm *vm, const struct boot_plan *plan, stru
 	u32 i;
 
 	mpidr = calloc(vm->nr_vcpus, sizeof(*mpidr));
-	cmdline = boot_cmdline(cfg->params, cfg->console);
+	cmdline = boot_cmdline(cfg);
 	if (!mpidr || !cmdline)
 		goto out;
 	for (i = 0; i < vm->nr_vcpus; i++)

@@ -102,9 +102,26 @@ static void mmio_notify_config(struct virtio_dev *d)
 	mmio_irq_update(m);
 }
 
+static int mmio_kick_fd(struct virtio_dev *d, u16 q)
+{
+	struct virtio_mmio *m = d->transport_priv;
+
+	return q < d->ops->num_queues ? m->kick_fd[q] : -1;
+}
+
+static void mmio_kick_watch(struct virtio_dev *d, u16 q, bool on)
+{
+	struct virtio_mmio *m = d->transport_priv;
+
+	if (q < d->ops->num_queues && m->kick_watched[q])
+		ioloop_mod(m->loop, m->kick_fd[q], on ? EPOLLIN : 0);
+}
+
 static const struct virtio_transport mmio_transport = {
 	.notify_queue = mmio_notify_queue,
 	.notify_config = mmio_notify_config,
+	.kick_fd = mmio_kick_fd,
+	.kick_watch = mmio_kick_watch,
 };
 
 /* --- notifications ----------------------------------------------------------- */

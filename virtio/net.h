@@ -3,6 +3,7 @@
 #define COHO_VIRTIO_NET_H
 
 #include "net/tap.h"
+#include "net/vhost.h"
 #include "virtio/virtio.h"
 
 struct ioloop;
@@ -28,11 +29,28 @@ struct virtio_net {
 	u32 rx_len;
 	struct vq_elem *elem;
 	u64 rx_dropped, tx_dropped;
+	/* vhost=1: the kernel moves the frames; coho only relays its interrupts. */
+	bool use_vhost;
+	struct vhost_net vhost;
+	int call_fd[VHOST_NET_QUEUES];
+	bool call_watched[VHOST_NET_QUEUES];
+	struct virtio_net_call {
+		struct virtio_net *n;
+		u16 q;
+	} call[VHOST_NET_QUEUES];
 };
 
 /* Open the tap for @nc (index @index) and create the device. -errno with one line logged. */
 int virtio_net_init(struct virtio_net *n, struct vm *vm, const struct net_config *nc, u32 index,
 		    struct ioloop *loop);
+/*
+ * For tests and pre-opened taps: create the device on @fd, a tap opened with
+ * IFF_VNET_HDR (or anything that reads and writes whole frames, each led by
+ * the 12-byte virtio-net header), which the device now owns and
+ * virtio_net_destroy() closes, even if this fails. No vhost. -errno.
+ */
+int virtio_net_init_fd(struct virtio_net *n, struct vm *vm, int fd, const u8 mac[6],
+		       struct ioloop *loop);
 void virtio_net_destroy(struct virtio_net *n);
 
 #endif

@@ -95,9 +95,26 @@ static void vp_notify_config(struct virtio_dev *d)
 	vp_signal_vector(vp, vp->config_vector, 2);
 }
 
+static int vp_kick_fd(struct virtio_dev *d, u16 q)
+{
+	struct virtio_pci *vp = d->transport_priv;
+
+	return q < d->ops->num_queues ? vp->kick_fd[q] : -1;
+}
+
+static void vp_kick_watch(struct virtio_dev *d, u16 q, bool on)
+{
+	struct virtio_pci *vp = d->transport_priv;
+
+	if (q < d->ops->num_queues && vp->kick_fd[q] >= 0)
+		ioloop_mod(vp->loop, vp->kick_fd[q], on ? EPOLLIN : 0);
+}
+
 static const struct virtio_transport vp_transport = {
 	.notify_queue = vp_notify_queue,
 	.notify_config = vp_notify_config,
+	.kick_fd = vp_kick_fd,
+	.kick_watch = vp_kick_watch,
 };
 
 /* The guest changed MSI-X state: attach irqfds to active vectors, detach masked ones. */

@@ -37,6 +37,8 @@ static void virtio_reset(struct virtio_dev *d)
 
 void virtio_set_status(struct virtio_dev *d, u8 status)
 {
+	u8 old;
+
 	if (status == 0) {
 		virtio_reset(d);
 		return;
@@ -47,7 +49,11 @@ void virtio_set_status(struct virtio_dev *d, u8 status)
 		    !(d->driver_features & (1ULL << VIRTIO_F_VERSION_1)))
 			status &= (u8)~VIRTIO_STATUS_FEATURES_OK;
 	}
+	old = d->status;
 	d->status = status | (d->status & VIRTIO_STATUS_NEEDS_RESET);
+	if (!(old & VIRTIO_STATUS_DRIVER_OK) && (d->status & VIRTIO_STATUS_DRIVER_OK) &&
+	    d->ops->driver_ok)
+		d->ops->driver_ok(d);
 }
 
 int virtio_queue_enable(struct virtio_dev *d, u16 q)

@@ -35,6 +35,8 @@ struct virtio_dev_ops {
 	void (*queue_notify)(struct virtio_dev *d, u16 q);
 	/* Device reset by the driver (status 0) or by the VMM: d->lock held. */
 	void (*reset)(struct virtio_dev *d);
+	/* The driver set DRIVER_OK (queues are set up): d->lock held. May be NULL. */
+	void (*driver_ok)(struct virtio_dev *d);
 };
 
 /* What a transport provides to the generic code. */
@@ -42,6 +44,13 @@ struct virtio_transport {
 	/* Interrupt the driver for queue @q (used buffers) or a config change. */
 	void (*notify_queue)(struct virtio_dev *d, u16 q);
 	void (*notify_config)(struct virtio_dev *d);
+	/*
+	 * For an in-kernel data path (vhost): the eventfd the guest's
+	 * notifications of queue @q signal, and whether the transport serves
+	 * it on the ioloop (on) or leaves it to someone else (off).
+	 */
+	int (*kick_fd)(struct virtio_dev *d, u16 q);
+	void (*kick_watch)(struct virtio_dev *d, u16 q, bool on);
 };
 
 struct virtio_dev {

@@ -101,7 +101,22 @@ expect_error missing-9p-dir run -k Image -c 1 --9p no-such-dir,tag --dump-dtb ou
 expect_error 9p-long-tag run -k Image -c 1 --9p share,$(printf 't%.0s' $(seq 1 80)) --dump-dtb out.dtb
 expect_error bad-console-hv run -k Image -c 1 --console hv
 expect_error missing-disk run -k Image -c 1 -d no-such.img --dump-dtb out.dtb
-expect_error disk-is-dir run -k Image -c 1 -d adir --dump-dtb out.dtb
+# -d DIR: kvmtool's 9p root (tag /dev/root) and its root= parameters.
+root9p='root=/dev/root rw rootflags=rw,trans=virtio,version=9p2000.L rootfstype=9p'
+expect_dtb disk-dir-root -k Image -c 1 -d adir -p quiet
+check "disk-dir-root: bootargs = console + 9p root + -p" [ "$(prop -t s out.dtb /chosen bootargs)" = "console=ttyS0 $root9p quiet" ]
+# The bridge exists only with a virtio device (see no-virtio); mmio counts them.
+check "disk-dir-root: the virtio PCI bridge" grep -q pci-host-ecam-generic out.dts
+expect_dtb disk-dir-root-mmio -k Image -c 1 -d adir --virtio-transport mmio
+check "disk-dir-root-mmio: one virtio device, no disk" [ "$(grep -c 'compatible = "virtio,mmio"' out.dts)" -eq 1 ]
+expect_dtb disk-dir-root-ro -k Image -c 1 -d adir,ro --console virtio
+check "disk-dir-root-ro: a read-only root" [ "$(prop -t s out.dtb /chosen bootargs)" = "console=hvc0 ${root9p//rw/ro}" ]
+expect_dtb disk-dir-user-root -k Image -c 1 -d adir -p "root=/dev/vda console=ttyS0"
+check "disk-dir-user-root: -p root= wins" [ "$(prop -t s out.dtb /chosen bootargs)" = "root=/dev/vda console=ttyS0" ]
+check "disk-dir-user-root: the share is still there" grep -q pci-host-ecam-generic out.dts
+expect_error disk-two-dirs run -k Image -c 1 -d adir -d share --dump-dtb out.dtb
+expect_error disk-dir-direct run -k Image -c 1 -d adir,direct --dump-dtb out.dtb
+expect_error disk-dir-and-9p-root run -k Image -c 1 --9p share,/dev/root -d adir --dump-dtb out.dtb
 expect_error disk-bad-flag run -k Image -c 1 -d initrd.img,rw,bogus
 expect_error disk-no-file run -k Image -c 1 -d ,ro
 expect_error too-many-disks run -k Image -c 1 -d a -d a -d a -d a -d a -d a -d a -d a -d a

@@ -159,9 +159,10 @@ run_hvc_case() {
 # /up.bin, tell it to finish (a line to its port 9001), and report what was
 # fetched and whether the tap TAP still exists after coho exited.
 run_net_case() {
-	local name=$1 gip=$2 tap=$3 pid rc i
+	local name=$1 gip=$2 tap=$3 pid rc i t0 t1
 	shift 3
 	say "begin case=$name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	if [ ! -f /tmp/www/blob ]; then
 		mkdir -p /tmp/www
 		dd if=/dev/urandom of=/tmp/www/blob bs=1k count=3000 2>/dev/null
@@ -177,6 +178,8 @@ run_net_case() {
 		i=$((i + 1))
 	done
 	say "net-tap-during case=$name state=$(cat /sys/class/net/$tap/operstate 2>/dev/null)"
+	# vhost-net's worker is a kernel thread named after its owner: vhost-PID.
+	say "net-vhost case=$name threads=$(grep -lx "vhost-$pid" /proc/[0-9]*/comm 2>/dev/null | wc -l)"
 	timeout 60 wget -q -O /tmp/up.$name "http://$gip:8080/up.bin"
 	say "net-fetch case=$name rc=$? sha=$(sha256sum /tmp/up.$name 2>/dev/null | cut -d' ' -f1)"
 	echo bye | timeout 10 nc "$gip" 9001
@@ -190,7 +193,8 @@ run_net_case() {
 	tty_check "$name"
 	if [ -e "/sys/class/net/$tap" ]; then i=yes; else i=no; fi
 	say "net-after case=$name tap-exists=$i"
-	say "case=$name rc=$rc"
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
 }
 
 say "userspace uptime=$(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"

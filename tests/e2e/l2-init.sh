@@ -147,6 +147,16 @@ if grep -q 'coho_e2e_9p' /proc/cmdline; then
 	sync
 	umount /mnt
 fi
+# coho_e2e_root9p: -d DIR made DIR the root filesystem (9p tag /dev/root); L2
+# runs from its initramfs, so it mounts the share itself.
+if grep -q 'coho_e2e_root9p' /proc/cmdline; then
+	mkdir -p /mnt
+	mount -t 9p -o trans=virtio,version=9p2000.L /dev/root /mnt
+	say "root9p-mount=$?"
+	say "root9p-hello-sha=$(sha256sum /mnt/hello.txt 2>/dev/null | cut -d' ' -f1)"
+	tr ' ' '\n' </proc/cmdline | grep -E '^(root|rootfstype)=' | sed 's/^/COHO-L2 root9p-/'
+	umount /mnt
+fi
 # coho_e2e_blk: two virtio disks: read both, write a token to the first,
 # try to write the second (read-only).
 if grep -q 'coho_e2e_blk' /proc/cmdline; then

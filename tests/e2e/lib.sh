@@ -150,7 +150,7 @@ E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mm
 		virtio_blk virtio_console failover net_failover virtio_net netfs fscache 9pnet
 		9pnet_virtio 9p)
 # What L1 (the KVM host) needs for coho's network tests: taps and vhost-net.
-E2E_L1_MODULES=(tun vhost_iotlb vhost vhost_net)
+E2E_L1_MODULES=(tun tap vhost_iotlb vhost vhost_net)
 
 # e2e_modules ROOT LIST KERNEL...: copy the modules named in the array LIST
 # (E2E_L2_MODULES or E2E_L1_MODULES) of each KERNEL (a vmlinuz inside an

@@ -100,6 +100,10 @@ cases_gicv3() {
 	echo "run_9p_case virtio-9p $TOKEN-virtio-9p /coho run -k /Image ${GUEST[*]} --9p /tmp/share,hostshare -p '$(params virtio-9p "quiet coho_e2e_virtio coho_e2e_9p")'" >>"$CASES"
 	KIND[virtio-9p]=9p
 	ORDER+=(virtio-9p)
+	# -d DIR: the directory becomes the 9p root (tag /dev/root, root= parameters added).
+	echo "run_9p_case virtio-9p-root $TOKEN-virtio-9p-root /coho run -k /Image ${GUEST[*]} -d /tmp/share -p '$(params virtio-9p-root "quiet coho_e2e_virtio coho_e2e_root9p")'" >>"$CASES"
+	KIND[virtio-9p-root]=9p-root
+	ORDER+=(virtio-9p-root)
 	# virtio-blk: a read-write and a read-only disk.
 	echo "run_blk_case virtio-blk /coho run -k /Image ${GUEST[*]} -d /tmp/rw.img -d /tmp/ro.img,ro -p '$(params virtio-blk "quiet coho_e2e_virtio coho_e2e_blk")'" >>"$CASES"
 	KIND[virtio-blk]=virtio-blk
@@ -110,6 +114,9 @@ cases_gicv3() {
 	# virtio-net on a persistent tap L1 made (coho attaches and leaves it), default MAC.
 	echo "tunctl -t cohotap1 >/dev/null; ip addr add 10.0.3.1/24 dev cohotap1; ip link set cohotap1 up" >>"$CASES"
 	add_net_case virtio-net-tunctl 10.0.3 cohotap1 02:43:4f:48:4f:00 yes -n tapif=cohotap1
+	# vhost=1: the kernel's vhost-net moves the frames (its worker thread must exist).
+	add_net_case virtio-net-vhost 10.0.6 cohonet6 02:43:4f:48:4f:00 no \
+		-n mode=tap,tapif=cohonet6,host_ip=10.0.6.1/24,vhost=1
 	# Every device again over virtio-mmio.
 	add_case virtio-rng-mmio virtio-mmio /coho run -k /Image "${GUEST[@]}" --rng \
 		--virtio-transport mmio -p "$(params virtio-rng-mmio "quiet coho_e2e_virtio")"
@@ -123,7 +130,7 @@ cases_gicv3() {
 	KIND[virtio-console-mmio]=hvc
 	ORDER+=(virtio-console-mmio)
 	add_net_case virtio-net-mmio 10.0.4 cohonet4 02:43:4f:48:4f:00 no \
-		--virtio-transport mmio -n tapif=cohonet4,host_ip=10.0.4.1
+		--virtio-transport mmio -n tapif=cohonet4,host_ip=10.0.4.1,vhost=1
 	# A guest reset (reboot is not emulated yet): its own exit code, 3.
 	add_case reboot reset /coho run -k /Image "${GUEST[@]}" -p "$(params reboot "quiet coho_e2e_reboot")"
 	# Console output blocked (stdout a pipe nobody reads): SIGTERM must still stop coho.
@@ -297,7 +304,7 @@ expect_transport() {
 
 # expect_net NAME TEXT RC LOG: both directions over the tap, and the tap's fate.
 expect_net() {
-	local n=$1 t=$2 rc=$3 log=$4 before fetch after
+	local n=$1 t=$2 rc=$3 log=$4 before fetch after v
 	before=$(grep "^COHO-L1 net-before case=$n " "$log" | tail -n 1)
 	fetch=$(grep "^COHO-L1 net-fetch case=$n " "$log" | tail -n 1)
 	after=$(grep "^COHO-L1 net-after case=$n " "$log" | tail -n 1)
@@ -311,6 +318,11 @@ expect_net() {
 	expect_eq "$n: L1 fetched L2's file intact (wget, sha256)" "$(e2e_value "$fetch" rc)" \
 		"0 sha=$PAYLOAD_SHA"
 	expect_eq "$n: L2 was told to finish over the network" "$(e2e_value "$t" "COHO-L2 net-bye")" 0
+	v=$(e2e_value "$(grep "^COHO-L1 net-vhost case=$n " "$log" | tail -n 1)" threads)
+	case $n in
+	*-vhost | *-mmio) expect_eq "$n: vhost-net worker thread while the guest ran" "$v" 1 ;;
+	*) expect_eq "$n: no vhost-net worker without vhost=1" "$v" 0 ;;
+	esac
 	expect_eq "$n: the tap $( [ "${NET_TAP_STAYS[$n]}" = yes ] && echo "L1 made is still there" ||
 		echo "coho made is gone") after exit" "$(e2e_value "$after" tap-exists)" "${NET_TAP_STAYS[$n]}"
 }
@@ -362,6 +374,22 @@ expect_9p() {
 	expect_eq "$n: nothing appeared outside the share" "$(e2e_value "$after" newoutside)" 0
 }
 
+# expect_9p_root NAME TEXT RC LOG: -d DIR as the root: the share tagged
+# /dev/root and kvmtool's root= parameters on the guest's command line.
+expect_9p_root() {
+	local n=$1 t=$2 rc=$3 log=$4 sha
+	sha=$(e2e_value "$(grep "^COHO-L1 9p-before case=$n " "$log" | tail -n 1)" sha)
+	expect_eq "$n: exit code 0" "$rc" 0
+	expect_match "$n: L1 exported a file" "$sha" '^[0-9a-f]{64}$'
+	expect_eq "$n: L2 mounted the /dev/root share" "$(e2e_value "$t" "COHO-L2 root9p-mount")" 0
+	expect_eq "$n: L2 read the host's file intact (sha256)" \
+		"$(e2e_value "$t" "COHO-L2 root9p-hello-sha")" "$sha"
+	expect_eq "$n: root=/dev/root on the command line" \
+		"$(e2e_value "$t" "COHO-L2 root9p-root")" /dev/root
+	expect_eq "$n: rootfstype=9p on the command line" \
+		"$(e2e_value "$t" "COHO-L2 root9p-rootfstype")" 9p
+}
+
 # expect_signal NAME TEXT RC: coho stopped by SIGTERM while L2 was running.
 expect_signal() {
 	local n=$1 t=$2 rc=$3
@@ -410,6 +438,7 @@ check_boot() {
 		virtio-blk) expect_blk "$n" "$t" "$rc" "$log" ;;
 		hvc) expect_hvc "$n" "$t" "$rc" ;;
 		9p) expect_9p "$n" "$t" "$rc" "$log" ;;
+		9p-root) expect_9p_root "$n" "$t" "$rc" "$log" ;;
 		virtio-intx) expect_virtio "$n" "$t" "$rc" no ;;
 		virtio-mmio) expect_virtio "$n" "$t" "$rc" no mmio ;;
 		net) expect_net "$n" "$t" "$rc" "$log" ;;
@@ -422,6 +451,7 @@ check_boot() {
 			has_line "$t" "COHO-L1 tty-restored case=$n yes"
 		[ "$CASE_FAILED" -eq 0 ] || e2e_tail "$E2E_OUT/logs/case-$n.log" 30
 	done
+	check "$label: L1 loaded its modules (tun, vhost-net)" bash -c "! grep -q '^COHO-L1 insmod-failed' \"\$1\"" _ "$log"
 	check "$label: L1 ran every case and powered off" grep -q '^COHO-L1 all-done' "$log"
 }
 
