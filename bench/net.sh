@@ -35,7 +35,7 @@ while read -r m; do insmod "\$mods/\$m.ko" 2>/dev/null; done <"\$mods/order"
 t() { cut -d' ' -f1 /proc/uptime; }
 ip link set lo up
 ip addr add 10.0.9.15/24 dev eth0 && ip link set eth0 up
-ping -c 1 -W 10 10.0.9.1 >/dev/null 2>&1
+ping -c 1 -W 10 10.0.9.1 >/dev/null 2>&1 || echo "BENCH-NET no-ping"
 t0=\$(t); wget -q -O /dev/null http://10.0.9.1:8080/big; t1=\$(t)
 echo "BENCH-NET rx_s=\$(echo \$t1 \$t0 | awk '{print \$1-\$2}')"
 mkdir -p /tmp/www && dd if=/dev/zero of=/tmp/www/big bs=1M count=$FILE_MIB 2>/dev/null
@@ -62,6 +62,13 @@ bench() {
 		sleep 0.1
 		i=$((i + 1))
 	done
+	if ! grep -q 'BENCH-NET ready' /tmp/out.$1; then
+		echo "BENCH-FAILED $1"
+		grep -v "coho: debug" /tmp/out.$1 | tail -n 40; grep "coho: debug" /tmp/out.$1 | grep -v -e MSI-X -e "notify at" | tail -n 30
+		kill $pid 2>/dev/null
+		wait $pid
+		return
+	fi
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	wget -q -O /dev/null http://10.0.9.15:8080/big
 	t1=$(cut -d' ' -f1 /proc/uptime)
@@ -88,5 +95,5 @@ grep 'coho: ' "$log" | sort -u || true
 grep -o 'BENCH-RESULT .*' "$log" | awk -v mib="$FILE_MIB" '
 	{ split($4, r, "="); split($5, t, "=");
 	  printf "%-11s %s: host->guest %.1f MB/s (%.2f s), guest->host %.1f MB/s (%.2f s)\n", $2, $3,
-		 r[2] > 0 ? mib / r[2] : 0, r[2], t[2] > 0 ? mib / t[2] : 0, t[2] }'
+		 (r[2] > 0 ? mib / r[2] : 0), r[2], (t[2] > 0 ? mib / t[2] : 0), t[2] }'
 echo "bench-net: L1 QEMU ${E2E_QEMU_SECONDS}s; log ${log#"$E2E_ROOT"/}"

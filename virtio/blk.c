@@ -39,6 +39,7 @@
 
 struct blk_job {
 	struct vq_elem elem;
+	u32 gen; /* the device's reset generation when the job was taken */
 	struct blk_job *next;
 };
 
@@ -165,25 +166,17 @@ static u8 blk_discard(struct virtio_blk *blk, struct vq_elem *e, bool zeroes)
 	return BLK_S_OK;
 }
 
-static void blk_serve(struct virtio_blk *blk, struct vq_elem *e)
+/* Serve one request: the bytes written into its buffers, or -1 if it is malformed. */
+static s64 blk_serve(struct virtio_blk *blk, struct vq_elem *e)
 {
-	struct virtio_dev *d = &blk->vdev;
 	u8 hdr[16], status = BLK_S_OK;
 	u32 written = 0;
 	u64 sector;
 
 	/* Header first (16 bytes readable), status last (1 byte writable). */
 	if (e->in_len < 1 || e->in_len > UINT32_MAX ||
-	    iov_to_buf(e->out, e->nout, 0, hdr, sizeof(hdr)) != sizeof(hdr)) {
-		pthread_mutex_lock(&d->lock);
-		if (!(d->status & VIRTIO_STATUS_NEEDS_RESET))
-			pr_err("virtio-blk %s: malformed request; the device needs a reset",
-			       blk->path);
-		vq_push(&d->vq[0], e, 0);
-		virtio_dev_broken(d);
-		pthread_mutex_unlock(&d->lock);
-		return;
-	}
+	    iov_to_buf(e->out, e->nout, 0, hdr, sizeof(hdr)) != sizeof(hdr))
+		return -1;
 	sector = get_le64(hdr + 8);
 	switch (get_le32(hdr)) {
 	case BLK_T_IN:
@@ -212,12 +205,27 @@ static void blk_serve(struct virtio_blk *blk, struct vq_elem *e)
 	}
 	/* The status byte is the last byte of the writable buffers. */
 	iov_from_buf(e->in, e->nin, e->in_len - 1, &status, 1);
-	written = (e->in_len - 1 < written ? (u32)e->in_len - 1 : written) + 1;
+	return (e->in_len - 1 < written ? (u32)e->in_len - 1 : written) + 1;
+}
+
+/* Return a served job to the driver, unless the device was reset since it was taken. */
+static void blk_complete(struct virtio_blk *blk, struct blk_job *j, s64 written)
+{
+	struct virtio_dev *d = &blk->vdev;
+
 	pthread_mutex_lock(&d->lock);
-	/* A reset while this was in flight abandoned the queue: drop the result. */
-	if (d->vq_enabled[0]) {
-		vq_push(&d->vq[0], e, written);
-		virtio_queue_done(d, 0);
+	/* After a reset the head index means nothing in the (possibly new) ring. */
+	if (j->gen == blk->gen && d->vq_enabled[0]) {
+		if (written < 0) {
+			if (!(d->status & VIRTIO_STATUS_NEEDS_RESET))
+				pr_err("virtio-blk %s: malformed request; the device needs a reset",
+				       blk->path);
+			vq_push(&d->vq[0], &j->elem, 0);
+			virtio_dev_broken(d);
+		} else {
+			vq_push(&d->vq[0], &j->elem, (u32)written);
+			virtio_queue_done(d, 0);
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 }
@@ -228,6 +236,7 @@ static void *blk_worker(void *arg)
 
 	for (;;) {
 		struct blk_job *j;
+		s64 written;
 
 		pthread_mutex_lock(&blk->qlock);
 		while (!blk->head && !blk->stopping)
@@ -240,12 +249,15 @@ static void *blk_worker(void *arg)
 		blk->head = j->next;
 		if (!blk->head)
 			blk->tail = NULL;
+		blk->io_active++;
 		pthread_mutex_unlock(&blk->qlock);
-		blk_serve(blk, &j->elem);
-		free(j);
+		written = blk_serve(blk, &j->elem);
 		pthread_mutex_lock(&blk->qlock);
-		blk->inflight--;
+		if (!--blk->io_active)
+			pthread_cond_broadcast(&blk->idle);
 		pthread_mutex_unlock(&blk->qlock);
+		blk_complete(blk, j, written);
+		free(j);
 	}
 }
 
@@ -271,17 +283,41 @@ static void blk_queue_notify(struct virtio_dev *d, u16 q)
 				break;
 			}
 			j->next = NULL;
+			j->gen = blk->gen;
 			pthread_mutex_lock(&blk->qlock);
 			if (blk->tail)
 				blk->tail->next = j;
 			else
 				blk->head = j;
 			blk->tail = j;
-			blk->inflight++;
 			pthread_cond_signal(&blk->qcond);
 			pthread_mutex_unlock(&blk->qlock);
 		}
 	} while (virtio_queue_rearm(d, q));
+}
+
+/*
+ * Reset (d->lock held): forget queued requests and wait until no worker is
+ * still reading or writing guest buffers, so the device is quiet when the
+ * driver sees status 0 (virtio 2.4); results of requests already served are
+ * dropped by blk_complete() through the generation number.
+ */
+static void blk_reset(struct virtio_dev *d)
+{
+	struct virtio_blk *blk = d->priv;
+
+	pthread_mutex_lock(&blk->qlock);
+	while (blk->head) {
+		struct blk_job *j = blk->head;
+
+		blk->head = j->next;
+		free(j);
+	}
+	blk->tail = NULL;
+	while (blk->io_active)
+		pthread_cond_wait(&blk->idle, &blk->qlock);
+	pthread_mutex_unlock(&blk->qlock);
+	blk->gen++;
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -295,6 +331,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.config_size = 60,
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
 };
 
 int virtio_blk_init(struct virtio_blk *blk, struct vm *vm, const char *path, bool read_only,
@@ -306,6 +343,7 @@ int virtio_blk_init(struct virtio_blk *blk, struct vm *vm, const char *path, boo
 	memset(blk, 0, sizeof(*blk));
 	pthread_mutex_init(&blk->qlock, NULL);
 	pthread_cond_init(&blk->qcond, NULL);
+	pthread_cond_init(&blk->idle, NULL);
 	blk->path = path;
 	blk->read_only = read_only;
 	blk->fd = open(path, flags);

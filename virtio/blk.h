@@ -26,7 +26,9 @@ struct virtio_blk {
 	pthread_mutex_t qlock; /* the job queue below */
 	pthread_cond_t qcond;
 	struct blk_job *head, *tail;
-	u32 inflight;
+	u32 io_active;	     /* jobs a worker is serving (touching guest buffers) */
+	pthread_cond_t idle; /* io_active dropped to 0 */
+	u32 gen;	     /* bumped by every reset; d->lock */
 	bool stopping;
 	const char *path;
 };
