@@ -30,6 +30,7 @@
 #include "ioloop.h"
 #include "virtio/net.h"
 #include "vm.h"
+#include "tests/unit/guest_ram.h"
 #include "tests/unit/test.h"
 #include "tests/unit/capture.h"
 
@@ -153,48 +154,6 @@ static u32 dev_rx_len(void)
 }
 
 /* ---- the fake driver: little-endian stores into guest RAM ---- */
-
-static u8 *hva(u64 gpa, u64 len)
-{
-	u8 *p = gpa_to_hva(&vm.mem, gpa, len);
-
-	if (!p) {
-		fprintf(stderr, "test bug: 0x%llx+0x%llx outside RAM\n", (unsigned long long)gpa,
-			(unsigned long long)len);
-		exit(2);
-	}
-	return p;
-}
-
-static void put16(u64 gpa, u16 v)
-{
-	u8 *p = hva(gpa, 2);
-
-	p[0] = (u8)v;
-	p[1] = (u8)(v >> 8);
-}
-
-static void put32(u64 gpa, u32 v)
-{
-	put16(gpa, (u16)v);
-	put16(gpa + 2, (u16)(v >> 16));
-}
-
-static void put64(u64 gpa, u64 v)
-{
-	put32(gpa, (u32)v);
-	put32(gpa + 4, (u32)(v >> 32));
-}
-
-static u16 get16(u64 gpa)
-{
-	return get_le16(hva(gpa, 2));
-}
-
-static u32 get32(u64 gpa)
-{
-	return get_le32(hva(gpa, 4));
-}
 
 struct drvq {
 	u64 desc, avail, used;
@@ -982,6 +941,7 @@ static void test_setup(void)
 	vm.kvm_fd = -1;
 	vm.dry = true;
 	CHECK_EQ_U64(guest_mem_init(&vm.mem, BASE, RAM), 0);
+	test_ram = &vm.mem;
 	if (!vm.mem.host)
 		exit(1);
 	signal(SIGALRM, watchdog);

@@ -19,6 +19,7 @@
 
 #include "guest_mem.h"
 #include "virtio/virtqueue.h"
+#include "tests/unit/guest_ram.h"
 #include "tests/unit/test.h"
 #include "tests/unit/capture.h"
 
@@ -49,48 +50,6 @@ static u16 qsize;
 static u16 drv_avail; /* the driver's avail idx */
 
 /* ---- the fake driver: little-endian stores into guest RAM ---- */
-
-static u8 *hva(u64 gpa, u64 len)
-{
-	u8 *p = gpa_to_hva(&mem, gpa, len);
-
-	if (!p) {
-		fprintf(stderr, "test bug: 0x%llx+0x%llx outside RAM\n", (unsigned long long)gpa,
-			(unsigned long long)len);
-		exit(2);
-	}
-	return p;
-}
-
-static void put16(u64 gpa, u16 v)
-{
-	u8 *p = hva(gpa, 2);
-
-	p[0] = (u8)v;
-	p[1] = (u8)(v >> 8);
-}
-
-static void put32(u64 gpa, u32 v)
-{
-	put16(gpa, (u16)v);
-	put16(gpa + 2, (u16)(v >> 16));
-}
-
-static void put64(u64 gpa, u64 v)
-{
-	put32(gpa, (u32)v);
-	put32(gpa + 4, (u32)(v >> 32));
-}
-
-static u16 get16(u64 gpa)
-{
-	return get_le16(hva(gpa, 2));
-}
-
-static u32 get32(u64 gpa)
-{
-	return get_le32(hva(gpa, 4));
-}
 
 /* Descriptor @i of the table at @table. */
 static void desc(u64 table, u32 i, u64 addr, u32 len, u16 flags, u16 next)
@@ -1189,6 +1148,7 @@ static void test_concurrent_driver(void)
 static void test_setup(void)
 {
 	CHECK_EQ_U64(guest_mem_init(&mem, BASE, RAM), 0);
+	test_ram = &mem;
 	el = calloc(1, sizeof(*el));
 	CHECK(el != NULL);
 	if (!mem.host || !el)
