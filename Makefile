@@ -54,7 +54,7 @@ endif
 
 # Code that talks to arm64 KVM is built only where it can run (arm64/kvm/);
 # elsewhere arm64/kvm-none.c stands in so the rest stays testable.
-CORE_SRCS := $(filter-out main.c,$(wildcard *.c)) $(wildcard util/*.c hw/*.c net/*.c virtio/*.c) \
+CORE_SRCS := $(filter-out main.c,$(wildcard *.c)) $(wildcard util/*.c hw/*.c net/*.c vfio/*.c virtio/*.c) \
 	     $(filter-out arm64/kvm-none.c,$(wildcard arm64/*.c))
 ifeq ($(ARCH),arm64)
   CORE_SRCS += $(wildcard arm64/kvm/*.c)

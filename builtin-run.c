@@ -19,6 +19,7 @@
 #include "exit_codes.h"
 #include "arm64/board.h"
 #include "net/netopt.h"
+#include "vfio/vfio.h"
 #include "util/log.h"
 #include "util/options.h"
 #include "util/parse.h"
@@ -223,6 +224,69 @@ static int opt_network(void *value, const char *arg, const char *opt)
 	return ret;
 }
 
+/* --vfio-pci [DOMAIN:]BUS:DEV.FN[,coherent=on|off][,barN=uc|wc|cached]; up to VM_MAX_VFIO. */
+static int opt_vfio(void *value, const char *arg, const char *opt)
+{
+	static const char *const attrs[] = {
+		[BAR_ATTR_UC] = "uc", [BAR_ATTR_WC] = "wc", [BAR_ATTR_CACHED] = "cached"
+	};
+	struct vm_config *cfg = value;
+	struct vfio_config *v;
+	char *copy, *p, *save = NULL;
+	int ret = -EINVAL;
+
+	if (cfg->nr_vfio == VM_MAX_VFIO) {
+		pr_err("%s: at most %d devices", opt, VM_MAX_VFIO);
+		return -E2BIG;
+	}
+	copy = strdup(arg);
+	if (!copy)
+		return -ENOMEM;
+	v = &cfg->vfio[cfg->nr_vfio];
+	memset(v, 0, sizeof(*v));
+	v->coherent = -1;
+	p = strtok_r(copy, ",", &save);
+	if (!p || p != copy || vfio_parse_bdf(p, v->bdf)) {
+		pr_err("%s: '%s' is not a PCI address [DOMAIN:]BUS:DEVICE.FUNCTION", opt, arg);
+		goto out;
+	}
+	for (u32 i = 0; i < cfg->nr_vfio; i++) {
+		if (!strcmp(cfg->vfio[i].bdf, v->bdf)) {
+			pr_err("%s: %s is given twice", opt, v->bdf);
+			goto out;
+		}
+	}
+	while ((p = strtok_r(NULL, ",", &save))) {
+		char *val = strchr(p, '=');
+		size_t a;
+
+		if (val)
+			*val++ = '\0';
+		if (val && !strcmp(p, "coherent") && (!strcmp(val, "on") || !strcmp(val, "off"))) {
+			v->coherent = !strcmp(val, "on");
+			continue;
+		}
+		if (val && !strncmp(p, "bar", 3) && p[3] >= '0' && p[3] <= '5' && !p[4]) {
+			for (a = BAR_ATTR_UC; a < ARRAY_SIZE(attrs); a++)
+				if (!strcmp(val, attrs[a]))
+					break;
+			if (a < ARRAY_SIZE(attrs)) {
+				v->bar[p[3] - '0'] = (enum bar_attr)a;
+				continue;
+			}
+		}
+		pr_err("%s: unknown or bad device option '%s%s%s' in '%s' (coherent=on|off, "
+		       "bar0..bar5=uc|wc|cached)",
+		       opt, p, val ? "=" : "", val ? val : "", arg);
+		goto out;
+	}
+	cfg->nr_vfio++;
+	ret = 0;
+out:
+	free(copy);
+	return ret;
+}
+
 static int opt_virtio_transport(void *value, const char *arg, const char *opt)
 {
 	struct vm_config *cfg = value;
@@ -326,6 +390,11 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	{ .type = OPT_CALLBACK, .long_name = "virtio-transport", .value = &(O)->cfg,        \
 	  .argh = "pci|mmio", .help = "transport of the virtio devices", .def = "pci",         \
 	  .cb = opt_virtio_transport },                                                        \
+	{ .type = OPT_CALLBACK, .long_name = "vfio-pci", .value = &(O)->cfg,                 \
+	  .argh = "BDF[,coherent=on|off][,barN=uc|wc|cached]",                                 \
+	  .help = "pass a host PCI device bound to vfio-pci through, on its own host bridge "  \
+	  "(up to 8)", .def = "coherent from the host; bars wc if prefetchable, else uc",      \
+	  .cb = opt_vfio },                                                                    \
 	{ .type = OPT_GROUP, .help = "Kernel options:" },                                    \
 	{ .type = OPT_STRING,                                                                \
 	  .short_name = 'k',                                                                 \
@@ -374,7 +443,6 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	UNSUPPORTED(0, "no-dhcp", NULL, "no user-mode network (use -n mode=tap)"),           \
 	UNSUPPORTED(0, "balloon", NULL, "no virtio-balloon"),                                \
 	UNSUPPORTED(0, "vsock", "CID", "no virtio-vsock"),                                   \
-	UNSUPPORTED(0, "vfio-pci", "BDF", "VFIO passthrough arrives later"),                 \
 	UNSUPPORTED(0, "vnc", NULL, "no graphics"),                                          \
 	UNSUPPORTED(0, "gtk", NULL, "no graphics"),                                          \
 	UNSUPPORTED(0, "sdl", NULL, "no graphics"),                                          \
@@ -548,7 +616,7 @@ static int run_vm(struct vm_config *cfg)
 	if (ret) {
 		/* A disk that is missing, unreadable or not a file is bad input. */
 		code = (ret == -ENOENT || ret == -EACCES || ret == -EINVAL || ret == -EISDIR ||
-			ret == -EROFS)
+			ret == -EROFS || ret == -ENODEV || ret == -EBUSY || ret == -EADDRINUSE)
 			   ? COHO_EXIT_USAGE
 			   : COHO_EXIT_VMM_ERROR;
 		goto out_vm;

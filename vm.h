@@ -57,6 +57,23 @@ struct disk_config {
 	bool direct; /* O_DIRECT: bypass the host page cache */
 };
 
+#define VM_MAX_VFIO 8
+
+/* Memory-attribute policy of a passed-through BAR: the most permissive type allowed. */
+enum bar_attr {
+	BAR_ATTR_DEFAULT, /* wc if prefetchable, else uc */
+	BAR_ATTR_UC,
+	BAR_ATTR_WC,
+	BAR_ATTR_CACHED,
+};
+
+/* --vfio-pci BDF[,coherent=on|off][,barN=uc|wc|cached] */
+struct vfio_config {
+	char bdf[16]; /* canonical DDDD:BB:DD.F */
+	int coherent; /* -1: follow the host, 0: off, 1: on */
+	enum bar_attr bar[6];
+};
+
 /* Everything `coho run` was asked to do; filled by builtin-run.c only. */
 struct vm_config {
 	const char *name;
@@ -78,6 +95,8 @@ struct vm_config {
 	u32 nr_shares;
 	struct net_config nets[VM_MAX_NETS];
 	u32 nr_nets;
+	struct vfio_config vfio[VM_MAX_VFIO];
+	u32 nr_vfio;
 	bool root_9p; /* a -d DIR: its 9p share (tag /dev/root) is the root fs */
 	bool root_ro; /* ... mounted read-only */
 };

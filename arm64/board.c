@@ -11,7 +11,7 @@
 #include "util/log.h"
 #include "vm.h"
 
-static int board_virtio_bridge_fdt(void *fdt, u32 gic_phandle, void *opaque)
+static int board_bridge_fdt(void *fdt, u32 gic_phandle, void *opaque)
 {
 	struct pci_bridge *br = opaque;
 	struct vm *vm = br->vm;
@@ -47,7 +47,7 @@ static int board_virtio_bridge(struct board *b, struct vm *vm)
 		return ret;
 	}
 	b->virtio_bridge_ready = true;
-	return vm_add_fdt_hook(vm, board_virtio_bridge_fdt, &b->virtio_bridge);
+	return vm_add_fdt_hook(vm, board_bridge_fdt, &b->virtio_bridge);
 }
 
 static int board_mmio_fdt(void *fdt, u32 gic_phandle, void *opaque)
@@ -55,8 +55,11 @@ static int board_mmio_fdt(void *fdt, u32 gic_phandle, void *opaque)
 	struct board *b = opaque;
 	int ret = 0;
 
-	/* Nodes are written in reverse so the guest probes them in creation order. */
-	for (u32 i = b->nr_vt; i-- > 0 && !ret;)
+	/*
+	 * The DT is written sequentially, so nodes appear in creation order, and
+	 * Linux registers (and virtio_blk names vda, vdb...) in DT order.
+	 */
+	for (u32 i = 0; i < b->nr_vt && !ret; i++)
 		if (b->vt[i].mmio)
 			ret = virtio_mmio_fdt(b->vt[i].mmio, fdt, gic_phandle);
 	return ret;
@@ -231,6 +234,78 @@ static int board_nets(struct board *b, struct vm *vm)
 	return 0;
 }
 
+/*
+ * Passthrough devices: checked and opened first (a wrong BDF fails before
+ * anything else is set up), then put on a bridge whose dma-coherent says
+ * what the hardware does: coherent only if the IOMMU enforces coherent DMA
+ * (VFIO_DMA_CC_IOMMU) and the host DT marks the device's path dma-coherent,
+ * unless coherent=on|off overrides it.
+ */
+static int board_vfio(struct board *b, struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	bool want[ARM_PCI_VFIO_BRIDGES] = { false, false };
+	static const char *const names[ARM_PCI_VFIO_BRIDGES] = { "vfio", "vfio-noncoherent" };
+
+	for (u32 i = 0; i < cfg->nr_vfio; i++) {
+		const struct vfio_config *vc = &cfg->vfio[i];
+		struct vfio_dev *v;
+		int ret;
+
+		v = b->vfio[i] = calloc(1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->nr_vfio = i + 1;
+		ret = vfio_dev_open(v, vc->bdf, &b->vfio_c, &vm->mem);
+		if (ret)
+			return ret;
+		if (vc->coherent >= 0)
+			b->vfio_coherent[i] = vc->coherent;
+		else
+			b->vfio_coherent[i] = b->vfio_c.cc_iommu && v->host_dt_coherent;
+		pr_debug("vfio %s: DMA %s: %s; IOMMU %s coherent DMA; %s", vc->bdf,
+			 b->vfio_coherent[i] ? "coherent" : "not coherent",
+			 vc->coherent >= 0 ? "set by coherent=" : "as the host says",
+			 b->vfio_c.cc_iommu ? "enforces" : "does not enforce", v->coherent_why);
+		want[b->vfio_coherent[i] ? 0 : 1] = true;
+		pr_warn(
+		    "--vfio-pci %s: opened, reset and given guest RAM for DMA on the %s bridge, "
+		    "but not shown to the guest yet (config space, BARs and interrupts are not "
+		    "implemented)",
+		    vc->bdf, b->vfio_coherent[i] ? "dma-coherent" : "non-coherent");
+	}
+	for (u32 i = 0; i < ARM_PCI_VFIO_BRIDGES; i++) {
+		const struct pci_bridge_config bc = {
+			.name = names[i],
+			.domain = (u16)(1 + i),
+			.ecam_base = ARM_PCI_VFIO_ECAM_BASE(i),
+			.ecam_size = ARM_PCI_VFIO_ECAM_SIZE,
+			.mmio32_base = ARM_PCI_VFIO_MMIO32_BASE(i),
+			.mmio32_size = ARM_PCI_VFIO_MMIO32_SIZE,
+			.mmio64_base = ARM_PCI_VFIO_MMIO64_BASE(i),
+			.mmio64_size = ARM_PCI_VFIO_MMIO64_SIZE,
+			.dma_coherent = i == 0,
+			.msi_devid_base = ARM_PCI_VFIO_DEVID_BASE(i),
+			.intx_spi_base = ARM_PCI_VFIO_INTX_SPI(i),
+		};
+		int ret;
+
+		if (!want[i])
+			continue;
+		ret = pci_bridge_init(&b->vfio_bridge[i], vm, &bc);
+		if (ret) {
+			pr_err("cannot create the %s PCI host bridge: %s", names[i],
+			       strerror(-ret));
+			return ret;
+		}
+		b->vfio_bridge_ready[i] = true;
+		ret = vm_add_fdt_hook(vm, board_bridge_fdt, &b->vfio_bridge[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int board_init(struct board *b, struct vm *vm)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -238,6 +313,12 @@ int board_init(struct board *b, struct vm *vm)
 
 	memset(b, 0, sizeof(*b));
 	b->uart.wake_fd = -1;
+	vfio_container_init(&b->vfio_c);
+	if (cfg->nr_vfio) {
+		ret = board_vfio(b, vm);
+		if (ret)
+			return ret;
+	}
 	ret =
 	    uart8250_init(&b->uart, vm, ARM_UART_BASE, ARM_UART_SIZE, ARM_UART_SPI, STDOUT_FILENO);
 	if (!ret)
@@ -298,6 +379,18 @@ void board_destroy(struct board *b)
 	if (b->virtio_bridge_ready)
 		pci_bridge_destroy(&b->virtio_bridge);
 	b->virtio_bridge_ready = false;
+	for (u32 i = 0; i < ARM_PCI_VFIO_BRIDGES; i++) {
+		if (b->vfio_bridge_ready[i])
+			pci_bridge_destroy(&b->vfio_bridge[i]);
+		b->vfio_bridge_ready[i] = false;
+	}
+	for (u32 i = 0; i < b->nr_vfio; i++) {
+		if (b->vfio[i])
+			vfio_dev_close(b->vfio[i]);
+		free(b->vfio[i]);
+	}
+	b->nr_vfio = 0;
+	vfio_container_close(&b->vfio_c);
 	/* Transports before the devices they point to. */
 	for (u32 i = 0; i < b->nr_vt; i++) {
 		if (b->vt[i].pci)

@@ -2,6 +2,7 @@
 #ifndef COHO_ARM64_BOARD_H
 #define COHO_ARM64_BOARD_H
 
+#include "arm64/layout.h"
 #include "hw/pci.h"
 #include "hw/pl031.h"
 #include "hw/uart8250.h"
@@ -13,6 +14,7 @@
 #include "virtio/net.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "vfio/vfio.h"
 
 #include "vm.h"
 
@@ -49,6 +51,13 @@ struct board {
 	u32 nr_p9;
 	struct virtio_net *net[VM_MAX_NETS];
 	u32 nr_net;
+	/* Passthrough: one container; bridge 0 for coherent DMA, bridge 1 for the rest. */
+	struct vfio_container vfio_c;
+	struct vfio_dev *vfio[VM_MAX_VFIO];
+	bool vfio_coherent[VM_MAX_VFIO];
+	u32 nr_vfio;
+	struct pci_bridge vfio_bridge[ARM_PCI_VFIO_BRIDGES];
+	bool vfio_bridge_ready[ARM_PCI_VFIO_BRIDGES];
 };
 
 /* Create every device; -errno with one line logged. */

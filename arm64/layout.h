@@ -16,12 +16,15 @@
  *   0x00_0a00_0000   0x00_0b00_0000   virtio-mmio slots                   (#3)
  *   0x00_0c00_0000   0x00_1000_0000   GICv3 redistributors, 128 KiB/vCPU (512)
  *   0x00_1000_0000   0x00_1100_0000   PCI ECAM, bridge 0 (virtio, 16 buses) (#3)
- *   0x00_1100_0000   0x00_1200_0000   PCI ECAM, bridge 1 (VFIO)           (#4)
+ *   0x00_1100_0000   0x00_1200_0000   PCI ECAM, VFIO bridges 1 and 2, 8 buses each (#4)
  *   0x00_2000_0000   0x00_3000_0000   PCI 32-bit MMIO, bridge 0           (#3)
- *   0x00_3000_0000   0x00_4000_0000   PCI 32-bit MMIO, bridge 1           (#4)
+ *   0x00_3000_0000   0x00_4000_0000   PCI 32-bit MMIO, VFIO bridges 1, 2 (128 MiB each)
  *   0x00_4000_0000   +RAM size        RAM (at most 511 GiB)
  *   0x80_0000_0000   0xc0_0000_0000   PCI 64-bit MMIO, bridge 0           (#3)
- *   0xc0_0000_0000   0x100_0000_0000  PCI 64-bit MMIO, bridge 1           (#4)
+ *   0xc0_0000_0000   0x100_0000_0000  PCI 64-bit MMIO, VFIO bridges 1, 2 (128 GiB each)
+ *
+ * Passthrough devices sit on VFIO bridge 1 when their DMA is coherent and
+ * on bridge 2 when it is not: dma-coherent is a property of the bridge.
  *
  * The top of the map stays inside a 40-bit IPA space, the KVM default.
  *
@@ -69,6 +72,18 @@
 #define ARM_PCI_MMIO64_1_BASE 0xc000000000ULL
 #define ARM_PCI_MMIO64_SIZE   0x4000000000ULL
 #define ARM_PCI_INTX_SPI      64
+
+/* The passthrough bridges: i = 0 (coherent DMA) or 1 (not). */
+#define ARM_PCI_VFIO_BRIDGES	    2
+#define ARM_PCI_VFIO_ECAM_BASE(i)   (ARM_PCI_ECAM1_BASE + (u64)(i)*ARM_PCI_VFIO_ECAM_SIZE)
+#define ARM_PCI_VFIO_ECAM_SIZE	    0x00800000ULL
+#define ARM_PCI_VFIO_MMIO32_BASE(i) (ARM_PCI_MMIO32_1_BASE + (u64)(i)*ARM_PCI_VFIO_MMIO32_SIZE)
+#define ARM_PCI_VFIO_MMIO32_SIZE    0x08000000ULL
+#define ARM_PCI_VFIO_MMIO64_BASE(i) (ARM_PCI_MMIO64_1_BASE + (u64)(i)*ARM_PCI_VFIO_MMIO64_SIZE)
+#define ARM_PCI_VFIO_MMIO64_SIZE    0x2000000000ULL
+/* ITS device IDs after bridge 0's 16 buses x 256; 8 buses x 256 per bridge. */
+#define ARM_PCI_VFIO_DEVID_BASE(i)  (0x1000 + (u32)(i)*0x800)
+#define ARM_PCI_VFIO_INTX_SPI(i)    (ARM_PCI_INTX_SPI + 4 + 4 * (u32)(i))
 
 #define ARM_RAM_BASE 0x40000000ULL
 #define ARM_RAM_MAX  (ARM_PCI_MMIO64_0_BASE - ARM_RAM_BASE)

@@ -124,6 +124,8 @@ expect_dtb virtio-mmio -k Image -c 1 --virtio-transport mmio --rng -d initrd.img
 check "virtio-mmio: three virtio,mmio nodes" [ "$(grep -c 'compatible = "virtio,mmio"' out.dts)" -eq 3 ]
 check "virtio-mmio: every node dma-coherent" [ "$(awk '/virtio_mmio@/ { n = 1 } n && /dma-coherent;/ { c++; n = 0 } END { print c + 0 }' out.dts)" -eq 3 ]
 check "virtio-mmio: the first slot at 0xa000000 on SPI 16" [ "$(prop -t x out.dtb /virtio_mmio@a000000 interrupts)" = "0 10 4" ]
+check "virtio-mmio: nodes in creation order (the disks' order is the guest's vda, vdb)" \
+	[ "$(grep -o 'virtio_mmio@[0-9a-f]*' out.dts | tr '\n' ' ')" = "virtio_mmio@a000000 virtio_mmio@a001000 virtio_mmio@a002000 " ]
 check "virtio-mmio: no PCI bridge" bash -c '! grep -q pci-host-ecam-generic out.dts'
 expect_dtb virtio-transport-pci -k Image -c 1 --virtio-transport virtio-pci --rng
 check "virtio-transport-pci: the bridge, no virtio,mmio" bash -c 'grep -q pci-host-ecam-generic out.dts && ! grep -q virtio,mmio out.dts'
@@ -137,6 +139,14 @@ expect_error net-long-tapif run -k Image -c 1 -n tapif=abcdefghijklmnopq
 expect_error net-too-many run -k Image -c 1 -n tapif=a -n tapif=b -n tapif=c -n tapif=d -n tapif=e
 expect_dtb net-none -k Image -c 1 -n none
 check "net-none: no network device, no bridge" bash -c '! grep -q pci-host-ecam-generic out.dts'
+# --vfio-pci: syntax errors, and a device this host does not have (nothing is opened).
+expect_error vfio-bad-bdf run -k Image -c 1 --vfio-pci 00:02
+expect_error vfio-bad-option run -k Image -c 1 --vfio-pci 00:02.0,coherent=maybe
+expect_error vfio-bad-bar run -k Image -c 1 --vfio-pci 00:02.0,bar6=wc
+expect_error vfio-bad-attr run -k Image -c 1 --vfio-pci 00:02.0,bar2=wb
+expect_error vfio-twice run -k Image -c 1 --vfio-pci 00:02.0 --vfio-pci 0000:00:02.0
+expect_error vfio-no-device run -k Image -c 1 --vfio-pci ffff:ff:1f.7 --dump-dtb out.dtb
+check "vfio-no-device: the error names the device" grep -q 'ffff:ff:1f.7: no such PCI device' stderr.txt
 expect_error no-kernel run -c 1
 expect_error missing-kernel run -k no-such-file -c 1 --dump-dtb out.dtb
 expect_error kernel-is-dir run -k adir -c 1 --dump-dtb out.dtb

@@ -14,7 +14,8 @@ mount -t tmpfs tmpfs /tmp
 
 say() { echo "COHO-L1 $*"; }
 
-# Modules for the network cases (tun, vhost-net), in dependency order.
+# Modules (tun and vhost-net, or VFIO for the passthrough boot), in
+# dependency order.
 mods=/lib/modules/$(uname -r)
 if [ -f "$mods/order" ]; then
 	while read -r m; do
@@ -194,6 +195,76 @@ run_net_case() {
 	if [ -e "/sys/class/net/$tap" ]; then i=yes; else i=no; fi
 	say "net-after case=$name tap-exists=$i"
 	t1=$(cut -d' ' -f1 /proc/uptime)
+	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
+}
+
+# --- VFIO (the passthrough boot: QEMU's edu and ivshmem-plain behind an SMMUv3)
+
+# pci_driver BDF: the driver bound to the PCI device BDF, or "none".
+pci_driver() {
+	local l
+	l=$(readlink "/sys/bus/pci/devices/$1/driver" 2>/dev/null) || { echo none; return; }
+	echo "${l##*/}"
+}
+
+# vfio_find: set EDU_BDF (1234:11e8) and IVSHMEM_BDF (1af4:1110), found by
+# vendor and device ID, and report each device's driver before any binding.
+vfio_find() {
+	local d id
+	EDU_BDF= IVSHMEM_BDF=
+	for d in /sys/bus/pci/devices/*; do
+		[ -e "$d/vendor" ] || continue
+		id=$(cat "$d/vendor"):$(cat "$d/device")
+		case $id in
+		0x1234:0x11e8) EDU_BDF=${d##*/} ;;
+		0x1af4:0x1110) IVSHMEM_BDF=${d##*/} ;;
+		esac
+	done
+	if [ -d /sys/bus/pci/drivers/vfio-pci ]; then d=yes; else d=no; fi
+	say "vfio-pci-driver=$d container=$([ -c /dev/vfio/vfio ] && echo yes || echo no)"
+	say "vfio-found dev=edu bdf=${EDU_BDF:-none} driver=$(pci_driver "$EDU_BDF")"
+	say "vfio-found dev=ivshmem bdf=${IVSHMEM_BDF:-none} driver=$(pci_driver "$IVSHMEM_BDF")"
+}
+
+# vfio_state CASE BDF: the device's driver and driver_override (after a case
+# that must have left them alone).
+vfio_state() {
+	say "vfio-state case=$1 bdf=${2:-none} driver=$(pci_driver "$2") override=$(cat "/sys/bus/pci/devices/$2/driver_override" 2>/dev/null)"
+}
+
+# vfio_bind NAME BDF: bind the device to vfio-pci (driver_override, then
+# drivers_probe) and report its IOMMU group and whether /dev/vfio/GROUP exists.
+vfio_bind() {
+	local name=$1 bdf=$2 d group i
+	d=/sys/bus/pci/devices/$bdf
+	if [ -z "$bdf" ] || [ ! -d "$d" ]; then
+		say "vfio dev=$name bdf=${bdf:-none} group=none devnode=no driver=none"
+		return 1
+	fi
+	echo vfio-pci >"$d/driver_override"
+	echo "$bdf" >/sys/bus/pci/drivers_probe
+	group=$(readlink "$d/iommu_group" 2>/dev/null)
+	group=${group##*/}
+	i=0
+	while [ $i -lt 20 ] && [ -n "$group" ] && [ ! -c "/dev/vfio/$group" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -n "$group" ] && [ -c "/dev/vfio/$group" ]; then i=yes; else i=no; fi
+	say "vfio dev=$name bdf=$bdf group=${group:-none} devnode=$i driver=$(pci_driver "$bdf")"
+	[ "$i" = yes ]
+}
+
+# vfio_setup NAME: a pseudo-case binding edu and ivshmem to vfio-pci (the
+# VFIO cases after it pass $EDU_BDF and $IVSHMEM_BDF to coho).
+vfio_setup() {
+	local name=$1 rc=0 t0 t1
+	say "begin case=$name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	vfio_bind edu "$EDU_BDF" || rc=1
+	vfio_bind ivshmem "$IVSHMEM_BDF" || rc=1
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	tty_check "$name"
 	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
 }
 

@@ -2,12 +2,8 @@
 # /init of the L2 guest (busybox ash). It reports what the guest sees as
 # "COHO-L2 key=value" lines on the console for the host test to check, then
 # powers off. Nothing here may stop the script before the power-off: no set -e.
-
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Sourced with COHO_E2E_FUNCS=1 it only defines the functions (the harness's
+# selftest runs pci_report in L1, on the devices QEMU gives L1).
 
 say() { echo "COHO-L2 $*"; }
 
@@ -19,6 +15,110 @@ dt_hex() { od -An -v -tx1 "$1" 2>/dev/null | tr -d ' \n'; }
 dt_str() { tr '\0' ' ' <"$1" 2>/dev/null | sed 's/ *$//'; }
 # Print the 32-bit cell property FILE as a decimal number.
 dt_u32() { echo $((0x$(dt_hex "$1"))); }
+
+# --- PCI devices passed through (coho_e2e_vfio) ---------------------------
+
+# pci_res DIR BAR FIELD: field 1 (start), 2 (end) or 3 (flags) of BAR's line
+# in the device's sysfs resource file.
+# shellcheck disable=SC3043 # busybox ash has local (in the functions below)
+pci_res() {
+	awk -v l=$(($2 + 1)) -v f="$3" 'NR == l { print $f }' "$1/resource" 2>/dev/null
+}
+# rd ADDR / wr ADDR VALUE: a 32-bit MMIO access (busybox devmem, lower case).
+rd() { devmem "$(printf '0x%x' "$(($1))")" 32 | tr 'A-F' 'a-f'; }
+wr() { devmem "$(printf '0x%x' "$(($1))")" 32 "$2"; }
+
+# edu_probe DIR: QEMU's edu device (1234:11e8): its ID register, the
+# inverter at +4, the factorial unit at +8 (status at +0x20, bit 0 = busy).
+edu_probe() {
+	local d=$1 a i fact
+	# No driver turns memory decoding on: pci_enable_device via sysfs.
+	echo 1 >"$d/enable" 2>/dev/null
+	a=$(pci_res "$d" 0 1)
+	if [ $((a)) -eq 0 ]; then
+		say "edu bar0=unassigned"
+		return
+	fi
+	wr $((a + 4)) 0x12345678
+	wr $((a + 8)) 5
+	i=0
+	while [ $i -lt 50 ] && [ $(($(rd $((a + 0x20))) & 1)) -ne 0 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fact=$(rd $((a + 8)))
+	say "edu bar0=$a flags=$(pci_res "$d" 0 3) id=$(rd "$a") inv=$(rd $((a + 4))) fact=$fact"
+}
+
+# ivshmem_probe DIR MARK: QEMU's ivshmem-plain (1af4:1110): BAR2 is the shared
+# memory. Report its flags, whether it can be mapped write-combined, the
+# sha256 of its first 64 KiB (read through sysfs resource2 with dd) and of 64
+# words sampled every 1 KiB over them with devmem ("0x%08x" lines, in case
+# the resource file cannot be read), then write MARK at 64 KiB.
+ivshmem_probe() {
+	local d=$1 mark=$2 a flags n sha i w wc via
+	echo 1 >"$d/enable" 2>/dev/null
+	a=$(pci_res "$d" 2 1) flags=$(pci_res "$d" 2 3)
+	if [ $((a)) -eq 0 ]; then
+		say "ivshmem bar2=unassigned"
+		return
+	fi
+	if [ -e "$d/resource2_wc" ]; then wc=yes; else wc=no; fi
+	# IORESOURCE_PREFETCH 0x2000, IORESOURCE_MEM_64 0x100000
+	say "ivshmem bar2=$a flags=$flags prefetch=$([ $((flags & 0x2000)) -ne 0 ] && echo yes || echo no) mem64=$([ $((flags & 0x100000)) -ne 0 ] && echo yes || echo no) wc=$wc size=$(($(pci_res "$d" 2 2) - a + 1))"
+	dd if="$d/resource2" of=/tmp/ivshmem.bin bs=4096 count=16 2>/tmp/ivshmem.err
+	n=$(wc -c </tmp/ivshmem.bin)
+	sha=$(sha256sum </tmp/ivshmem.bin | cut -d' ' -f1)
+	say "ivshmem-dd bytes=$n sha=$sha err=$(grep -v records /tmp/ivshmem.err | head -n 1)"
+	rm -f /tmp/ivshmem.bin /tmp/ivshmem.err
+	i=0
+	while [ $i -lt 64 ]; do
+		rd $((a + i * 1024))
+		i=$((i + 1))
+	done >/tmp/ivshmem.sample
+	say "ivshmem-sample words=$(wc -l </tmp/ivshmem.sample) sha=$(sha256sum </tmp/ivshmem.sample | cut -d' ' -f1)"
+	# MARK, padded to whole words, at 64 KiB: dd on resource2, else devmem.
+	while [ $((${#mark} % 4)) -ne 0 ]; do mark="$mark."; done
+	via="dd"
+	if ! printf '%s' "$mark" | dd of="$d/resource2" bs=4096 seek=16 conv=notrunc 2>/dev/null; then
+		via=devmem i=0
+		for w in $(printf '%s' "$mark" | od -An -v -tx4); do
+			wr $((a + 65536 + i)) "0x$w"
+			i=$((i + 4))
+		done
+	fi
+	say "ivshmem-write via=$via mark=$mark readback=$(rd $((a + 65536)))"
+}
+
+# pci_report MARK: every PCI device, edu and ivshmem probed, the PCI host
+# bridges of the DT.
+pci_report() {
+	local d id b c
+	for d in /sys/bus/pci/devices/*; do
+		[ -e "$d/vendor" ] || continue
+		id=$(cat "$d/vendor"):$(cat "$d/device")
+		id=$(echo "$id" | sed 's/0x//g')
+		say "pci dev=$id bdf=${d##*/} class=$(cat "$d/class")"
+		case $id in
+		1234:11e8) edu_probe "$d" ;;
+		1af4:1110) ivshmem_probe "$d" "$1" ;;
+		esac
+	done
+	for b in "$dt"/pci@* "$dt"/pcie@*; do
+		[ -d "$b" ] || continue
+		if [ -e "$b/dma-coherent" ]; then c=yes; else c=no; fi
+		say "pci-host node=${b#"$dt"} reg=0x$(dt_hex "$b/reg") dma-coherent=$c"
+	done
+	say "pci-done"
+}
+
+[ -z "${COHO_E2E_FUNCS:-}" ] || return 0
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
 # The first node (path relative to the DT root) whose compatible contains $1.
 # One grep over every compatible property: each process costs a lot under
@@ -106,6 +206,11 @@ if grep -q 'coho_e2e_virtio' /proc/cmdline; then
 	say "rng-distinct=$(head -c 4096 /dev/hwrng 2>/dev/null | od -An -v -tx1 | tr ' ' '\n' | grep . | sort -u | wc -l)"
 	say "msi-irqs=$(grep -c -i 'msi' /proc/interrupts)"
 	say "virtio-devices=$(ls /sys/bus/virtio/devices 2>/dev/null | tr '\n' ' ')"
+fi
+# coho_e2e_vfio: the PCI devices coho passed through (QEMU's edu, ivshmem-plain).
+if grep -q 'coho_e2e_vfio' /proc/cmdline; then
+	token=$(sed -n 's/.*coho_e2e=\([^ ]*\).*/\1/p' /proc/cmdline)
+	pci_report "COHO-IVSHMEM-$token"
 fi
 # coho_e2e_hvc: the virtio console: write to it, read what the host piped in.
 if grep -q 'coho_e2e_hvc' /proc/cmdline; then

@@ -151,9 +151,15 @@ E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mm
 		9pnet_virtio 9p)
 # What L1 (the KVM host) needs for coho's network tests: taps and vhost-net.
 E2E_L1_MODULES=(tun tap vhost_iotlb vhost vhost_net)
+# What L1 needs to hand PCI devices to coho (the VFIO boot of run.sh), in
+# dependency order (the .ko files' depends=); Debian 6.1 builds these as
+# modules, the SMMUv3 driver, irqbypass and KVM's VFIO device are built in.
+E2E_L1_VFIO_MODULES=(vfio vfio_virqfd vfio_iommu_type1 vfio-pci-core vfio-pci)
+# Which of those lists (the name of an array) e2e_l1_initramfs puts in L1.
+E2E_L1_MODLIST=${E2E_L1_MODLIST:-E2E_L1_MODULES}
 
 # e2e_modules ROOT LIST KERNEL...: copy the modules named in the array LIST
-# (E2E_L2_MODULES or E2E_L1_MODULES) of each KERNEL (a vmlinuz inside an
+# (E2E_L2_MODULES, E2E_L1_MODULES, ...) of each KERNEL (a vmlinuz inside an
 # unpacked linux-image package) into ROOT/lib/modules/<release>/,
 # decompressed, with a load-order file "order".
 e2e_modules() {
@@ -197,13 +203,14 @@ e2e_l2_initramfs() {
 # e2e_l1_initramfs OUT CASES DEST=SRC...: the L1 initramfs, an uncompressed
 # cpio (TCG would spend seconds inflating ~60 MB of kernels), with CASES as
 # /cases.sh and each SRC copied to /DEST. A DEST=@TARGET makes a symlink.
+# The modules are those of the array named by $E2E_L1_MODLIST.
 e2e_l1_initramfs() {
 	local out=$1 cases=$2 spec dir dest src
 	shift 2
 	e2e_mktemp dir
 	e2e_rootfs "$dir" "$E2E_DIR/l1-init.sh"
 	install -m 0644 "$cases" "$dir/cases.sh"
-	e2e_modules "$dir" E2E_L1_MODULES "$COHO_KERNEL"
+	e2e_modules "$dir" "$E2E_L1_MODLIST" "$COHO_KERNEL"
 	for spec; do
 		dest=$dir/${spec%%=*} src=${spec#*=}
 		mkdir -p "$(dirname "$dest")"
@@ -248,13 +255,19 @@ e2e_qemu() {
 
 # e2e_boot_l1 LOG GIC_VERSION INITRD [SMP]: boot Debian's kernel as the KVM
 # host L1 at EL2 (VHE) under TCG; its /init runs /cases.sh and powers off.
+# Extras for one boot (empty by default): E2E_L1_MACHINE, more -M properties
+# (e.g. "iommu=smmuv3"), and the array E2E_L1_QEMU_ARGS, more QEMU arguments
+# (e.g. -device edu); set them as locals of the caller or reset them after.
+E2E_L1_MACHINE=${E2E_L1_MACHINE:-}
+E2E_L1_QEMU_ARGS=()
 e2e_boot_l1() {
 	local log=$1 gic=$2 initrd=$3 smp=${4:-2}
 	e2e_qemu "$log" "$E2E_QEMU_TIMEOUT" \
-		-M "virt,virtualization=on,gic-version=$gic" -cpu "$E2E_QEMU_CPU" \
-		-smp "$smp" -m 2048 -nographic -no-reboot -nic none \
+		-M "virt,virtualization=on,gic-version=$gic${E2E_L1_MACHINE:+,$E2E_L1_MACHINE}" \
+		-cpu "$E2E_QEMU_CPU" -smp "$smp" -m 2048 -nographic -no-reboot -nic none \
 		-kernel "$COHO_KERNEL" -initrd "$initrd" \
-		-append "console=ttyAMA0 quiet panic=-1"
+		-append "console=ttyAMA0 quiet panic=-1" \
+		${E2E_L1_QEMU_ARGS[@]+"${E2E_L1_QEMU_ARGS[@]}"}
 }
 
 # e2e_section LOG NAME: the lines of case NAME, from its "begin" line to its

@@ -9,13 +9,14 @@
 #                                         L2 kernel+initramfs and the firmware booted
 #                                         directly by QEMU, the L1 plumbing with stub cases
 #
-# Two L1 boots: GICv3 (every boot format, the firmware, --irqchip gicv3-its,
-# --dump-dtb, inputs coho must reject) and GICv2 (--irqchip gicv2 and auto). The L2 guest's /init
+# Three L1 boots: GICv3 (every boot format, the firmware, --irqchip gicv3-its,
+# --dump-dtb, inputs coho must reject), GICv2 (--irqchip gicv2 and auto) and
+# VFIO (GICv3 and an SMMUv3; QEMU's edu and ivshmem-plain for --vfio-pci). The L2 guest's /init
 # (l2-init.sh) prints what it sees; this script checks it against what it
 # asked for. One line per assertion ("ok - ..."/"not ok - ..."), then exactly
 # one "e2e: N passed, M failed" line; exit status 1 on any failure.
 # Logs: tests/out/e2e/logs/. Environment: COHO_CACHE (downloads),
-# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 300), E2E_ONLY=gicv3|gicv2,
+# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 900), E2E_ONLY=gicv3|gicv2|vfio,
 # E2E_CASES=ERE (only the cases whose name matches, e.g. 'virtio-net.*').
 
 set -euo pipefail
@@ -170,6 +171,59 @@ cases_gicv2() {
 		-p "$(params image-gicv2-auto quiet)"
 }
 
+# The VFIO boot: L1 has an SMMUv3 and two PCI devices to give coho, QEMU's edu
+# (1234:11e8) and ivshmem-plain (1af4:1110, its BAR2 backed by $VFIO_SHM).
+# l1-init.sh's vfio_find sets $EDU_BDF and $IVSHMEM_BDF for the case lines
+# (written raw, so that L1 expands them); vfio_setup binds both to vfio-pci.
+# VFIO_BDF[case]: the BDF a vfio-error case passes, "@edu"/"@ivshmem" for the
+# one L1 found; VFIO_ERE[case]: what its error line must say besides the BDF.
+VFIO_NODEV=0000:00:1f.7
+declare -A VFIO_BDF=() VFIO_ERE=()
+VFIO_DEV_EDU='$EDU_BDF'
+cases_vfio() {
+	# A device that is not bound to vfio-pci (no driver at all, before
+	# vfio_setup): refused, and its driver (none) and driver_override left alone.
+	{
+		echo "vfio_find"
+		echo "run_case vfio-err-unbound /coho run -k /Image ${GUEST[*]} -p '$(params vfio-err-unbound quiet)' --vfio-pci \"\$IVSHMEM_BDF\""
+		echo "vfio_state vfio-err-unbound \"\$IVSHMEM_BDF\""
+	} >>"$CASES"
+	KIND[vfio-err-unbound]=vfio-error VFIO_BDF[vfio-err-unbound]=@ivshmem
+	# (the driver's name, not only the option's: "--vfio-pci" alone is not enough)
+	VFIO_ERE[vfio-err-unbound]='(^|[^-])vfio-pci'
+	ORDER+=(vfio-err-unbound)
+	# Both devices bound to vfio-pci, each with its /dev/vfio/GROUP.
+	echo "vfio_setup vfio-setup" >>"$CASES"
+	KIND[vfio-setup]=vfio-setup
+	ORDER+=(vfio-setup)
+	# A device L1 does not have.
+	add_case vfio-err-nodev vfio-error /coho run -k /Image "${GUEST[@]}" \
+		-p "$(params vfio-err-nodev quiet)" --vfio-pci "$VFIO_NODEV"
+	VFIO_BDF[vfio-err-nodev]=$VFIO_NODEV
+	# The passthrough bridge's dma-coherent: coho's own decision (from --debug)
+	# must be what L2 sees, and coherent=on|off must override it.
+	local c
+	for c in auto on off; do
+		local opt=$VFIO_DEV_EDU
+		[ "$c" = auto ] || opt+=",coherent=$c"
+		echo "run_case vfio-coherent-$c /coho run -k /Image ${GUEST[*]} --debug -p '$(params "vfio-coherent-$c" "quiet coho_e2e_virtio")' --vfio-pci \"$opt\"" >>"$CASES"
+		KIND[vfio-coherent-$c]=vfio-coherent
+		ORDER+=("vfio-coherent-$c")
+	done
+}
+
+# vfio_shm FILE: the ivshmem backing file, 1 MiB with 64 KiB of random bytes
+# at the start. Sets SHM_SHA (sha256 of those 64 KiB) and SHM_SAMPLE_SHA (of
+# the 32-bit words at every KiB of them as "0x%08x" lines: l2-init.sh's
+# devmem sample).
+vfio_shm() {
+	head -c 65536 /dev/urandom >"$1"
+	truncate -s 1M "$1"
+	SHM_SHA=$(head -c 65536 "$1" | sha256sum | cut -d' ' -f1)
+	SHM_SAMPLE_SHA=$(od -An -v -tx4 -w4 -N 65536 "$1" |
+		awk 'NR % 256 == 1 { print "0x" $1 }' | sha256sum | cut -d' ' -f1)
+}
+
 # --- assertions ---------------------------------------------------------
 
 # expect_linux NAME TEXT RC GIC_ERE SERIAL_KEY: what an L2 Linux guest reported.
@@ -305,9 +359,9 @@ expect_transport() {
 # expect_net NAME TEXT RC LOG: both directions over the tap, and the tap's fate.
 expect_net() {
 	local n=$1 t=$2 rc=$3 log=$4 before fetch after v
-	before=$(grep "^COHO-L1 net-before case=$n " "$log" | tail -n 1)
-	fetch=$(grep "^COHO-L1 net-fetch case=$n " "$log" | tail -n 1)
-	after=$(grep "^COHO-L1 net-after case=$n " "$log" | tail -n 1)
+	before=$(grep "^COHO-L1 net-before case=$n " "$log" | tail -n 1 || true)
+	fetch=$(grep "^COHO-L1 net-fetch case=$n " "$log" | tail -n 1 || true)
+	after=$(grep "^COHO-L1 net-after case=$n " "$log" | tail -n 1 || true)
 	expect_eq "$n: exit code 0" "$rc" 0
 	check "$n: no module failed to load" bash -c "! grep -q 'COHO-L2 insmod-failed' <<<\"\$1\"" _ "$t"
 	expect_transport "$n" "$t" "$(case $n in *-mmio) echo mmio ;; *) echo pci ;; esac)"
@@ -330,8 +384,8 @@ expect_net() {
 # expect_blk NAME TEXT RC LOG: the disks' contents as seen by L2 and left in L1.
 expect_blk() {
 	local n=$1 t=$2 rc=$3 log=$4 before after
-	before=$(grep "^COHO-L1 blk-before case=$n " "$log" | tail -n 1)
-	after=$(grep "^COHO-L1 blk-after case=$n " "$log" | tail -n 1)
+	before=$(grep "^COHO-L1 blk-before case=$n " "$log" | tail -n 1 || true)
+	after=$(grep "^COHO-L1 blk-after case=$n " "$log" | tail -n 1 || true)
 	expect_eq "$n: exit code 0" "$rc" 0
 	expect_eq "$n: L2 read the rw disk intact (sha256)" "$(e2e_value "$t" "COHO-L2 blk-rw-sha")" \
 		"$(e2e_value "$before" rw | cut -d' ' -f1)"
@@ -358,8 +412,8 @@ expect_hvc() {
 # expect_9p NAME TEXT RC LOG: the share, seen from both sides.
 expect_9p() {
 	local n=$1 t=$2 rc=$3 log=$4 before after
-	before=$(grep "^COHO-L1 9p-before case=$n " "$log" | tail -n 1)
-	after=$(grep "^COHO-L1 9p-after case=$n " "$log" | tail -n 1)
+	before=$(grep "^COHO-L1 9p-before case=$n " "$log" | tail -n 1 || true)
+	after=$(grep "^COHO-L1 9p-after case=$n " "$log" | tail -n 1 || true)
 	expect_eq "$n: exit code 0" "$rc" 0
 	expect_eq "$n: L2 mounted the share" "$(e2e_value "$t" "COHO-L2 9p-mount")" 0
 	expect_eq "$n: L2 read the host's file intact (sha256)" \
@@ -395,6 +449,103 @@ expect_signal() {
 	local n=$1 t=$2 rc=$3
 	check "$n: L2 was up when the signal came" has_line "$t" "COHO-L2 holding"
 	expect_eq "$n: exit code 143 (128 + SIGTERM)" "$rc" 143
+}
+
+# vfio_found LOG DEV: the BDF of L1's edu or ivshmem device ("none" if absent).
+vfio_found() {
+	e2e_value "$(grep "^COHO-L1 vfio-found dev=$2 " "$1" | tail -n 1)" bdf | cut -d' ' -f1
+}
+
+# expect_vfio_setup NAME TEXT RC LOG: L1 found edu and ivshmem without a
+# driver and bound both to vfio-pci, each in its own group with a /dev/vfio node.
+expect_vfio_setup() {
+	local n=$1 t=$2 rc=$3 log=$4 dev line group groups=()
+	expect_eq "$n: both devices bound (rc 0)" "$rc" 0
+	expect_eq "$n: L1 has the vfio-pci driver" \
+		"$(e2e_value "$(grep '^COHO-L1 vfio-pci-driver=' "$log")" "COHO-L1 vfio-pci-driver" | cut -d' ' -f1)" yes
+	for dev in edu ivshmem; do
+		line=$(grep "^COHO-L1 vfio-found dev=$dev " "$log" | tail -n 1 || true)
+		expect_match "$n: L1 has QEMU's $dev device" "$(vfio_found "$log" $dev)" \
+			'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$'
+		expect_eq "$n: no L1 driver had $dev" "$(e2e_value "$line" driver)" none
+		line=$(printf '%s\n' "$t" | grep "^COHO-L1 vfio dev=$dev " | tail -n 1 || true)
+		expect_eq "$n: $dev is bound to vfio-pci" "$(e2e_value "$line" driver)" vfio-pci
+		group=$(e2e_value "$line" group | cut -d' ' -f1)
+		expect_match "$n: $dev has an IOMMU group" "$group" '^[0-9]+$'
+		expect_eq "$n: /dev/vfio/$group exists for $dev" "$(e2e_value "$line" devnode | cut -d' ' -f1)" yes
+		groups+=("$group")
+	done
+	check "$n: each device has its own group (${groups[*]})" [ "${groups[0]}" != "${groups[1]}" ]
+}
+
+# expect_vfio_coherent NAME TEXT RC: the guest boots; its DT has exactly one
+# passthrough bridge, at 0x11000000 with dma-coherent if coho decided
+# "coherent" (or was told coherent=on), at 0x11800000 without it otherwise.
+expect_vfio_coherent() {
+	local n=$1 t=$2 rc=$3 decided want
+	expect_eq "$n: exit code 0" "$rc" 0
+	check "$n: L2 reached userspace" has_line "$t" "COHO-L2 userspace"
+	decided=$(printf '%s\n' "$t" | sed -n 's/.*coho: debug: .*vfio [0-9a-f:.]*: DMA \(coherent\|not coherent\):.*/\1/p' | head -n 1)
+	case $n in
+	*-on) expect_eq "$n: coho decided coherent (coherent=on)" "$decided" coherent ;;
+	*-off) expect_eq "$n: coho decided not coherent (coherent=off)" "$decided" "not coherent" ;;
+	*) expect_match "$n: coho logged its decision and why" \
+		"$(printf '%s\n' "$t" | grep -o 'DMA [a-z ]*: as the host says; IOMMU [a-z ]* coherent DMA; .*' | head -n 1)" \
+		'^DMA (coherent|not coherent): as the host says; IOMMU (enforces|does not enforce) coherent DMA; (no )?dma-coherent' ;;
+	esac
+	if [ "$decided" = coherent ]; then want="/pci@11000000 dma-coherent=yes"; else want="/pci@11800000 dma-coherent=no"; fi
+	expect_eq "$n: the guest's passthrough bridge matches the decision" \
+		"$(printf '%s\n' "$t" | grep '^COHO-L2 dt-pci-bridge=' | sed 's/^COHO-L2 dt-pci-bridge=//' | tr '\n' ';')" "$want;"
+	check "$n: coho said the device is not shown to the guest yet" has_line "$t" "not shown to the guest yet"
+}
+
+# expect_vfio_error NAME TEXT RC LOG: --vfio-pci refused (exit 2, one error
+# line) with the BDF (and VFIO_ERE[NAME]) in the message; a device L1 has
+# keeps its driver and driver_override.
+expect_vfio_error() {
+	local n=$1 t=$2 rc=$3 log=$4 bdf line st
+	bdf=${VFIO_BDF[$n]}
+	case $bdf in @*) bdf=$(vfio_found "$log" "${bdf#@}") ;; esac
+	expect_error "$n" "$t" "$rc"
+	line=$(printf '%s\n' "$t" | sed -n "s/^COHO-L1 stderr case=$n: coho: error: //p" | head -n 1)
+	expect_match "$n: the error names the device ($bdf)" "$line" "${bdf//./\\.}"
+	[ -z "${VFIO_ERE[$n]:-}" ] ||
+		expect_match "$n: the error says /${VFIO_ERE[$n]}/" "$line" "${VFIO_ERE[$n]}"
+	st=$(grep "^COHO-L1 vfio-state case=$n " "$log" | tail -n 1 || true)
+	if [ -n "$st" ]; then
+		expect_eq "$n: the device still has no driver" "$(e2e_value "$st" driver | cut -d' ' -f1)" none
+		expect_eq "$n: its driver_override is untouched" "$(e2e_value "$st" override)" "(null)"
+	fi
+}
+
+# expect_pci_probe NAME TEXT MARK: what l2-init.sh's pci_report said about QEMU's
+# edu and ivshmem (BAR2 holding $VFIO_SHM, MARK written at 64 KiB).
+expect_pci_probe() {
+	local n=$1 t=$2 mark=$3 v dd
+	check "$n: edu listed (1234:11e8)" has_line "$t" "COHO-L2 pci dev=1234:11e8 "
+	check "$n: ivshmem listed (1af4:1110)" has_line "$t" "COHO-L2 pci dev=1af4:1110 "
+	v=$(printf '%s\n' "$t" | grep '^COHO-L2 edu ' | tail -n 1 || true)
+	expect_match "$n: edu ID register 0x010000ed" "$(e2e_value "$v" id | cut -d' ' -f1)" '^0x0*10000ed$'
+	expect_match "$n: edu inverts 0x12345678" "$(e2e_value "$v" inv | cut -d' ' -f1)" '^0x0*edcba987$'
+	expect_match "$n: edu computes 5! = 0x78" "$(e2e_value "$v" fact | cut -d' ' -f1)" '^0x0*78$'
+	v=$(printf '%s\n' "$t" | grep '^COHO-L2 ivshmem ' | tail -n 1 || true)
+	expect_eq "$n: ivshmem BAR2 is prefetchable" "$(e2e_value "$v" prefetch | cut -d' ' -f1)" yes
+	expect_eq "$n: ivshmem BAR2 is 64-bit" "$(e2e_value "$v" mem64 | cut -d' ' -f1)" yes
+	expect_eq "$n: ivshmem BAR2 can be mapped write-combined (resource2_wc)" \
+		"$(e2e_value "$v" wc | cut -d' ' -f1)" yes
+	expect_eq "$n: ivshmem BAR2 is 1 MiB" "$(e2e_value "$v" size)" $((1 << 20))
+	expect_eq "$n: the pattern in BAR2 (64 words sampled with devmem, sha256)" \
+		"$(e2e_value "$(printf '%s\n' "$t" | grep '^COHO-L2 ivshmem-sample ')" sha)" "$SHM_SAMPLE_SHA"
+	dd=$(printf '%s\n' "$t" | grep '^COHO-L2 ivshmem-dd ' | tail -n 1 || true)
+	if [ "$(e2e_value "$dd" bytes | cut -d' ' -f1)" = 65536 ]; then
+		expect_eq "$n: the pattern in BAR2 (64 KiB read with dd, sha256)" "$(e2e_value "$dd" sha)" "$SHM_SHA"
+	else
+		echo "# $n: dd read $(e2e_value "$dd" bytes | cut -d' ' -f1) bytes of sysfs resource2 ($(e2e_value "$dd" err)): only the devmem sample checks the pattern"
+	fi
+	while [ $((${#mark} % 4)) -ne 0 ]; do mark+=.; done
+	expect_eq "$n: the mark written at 64 KiB of BAR2 reached the file" \
+		"$(dd if="$VFIO_SHM" bs=1 skip=65536 count=${#mark} 2>/dev/null)" "$mark"
+	check "$n: the PCI report ran to the end" has_line "$t" "COHO-L2 pci-done"
 }
 
 # check_boot LABEL LOG GIC_ERE: check an L1 boot and every case it ran; the L2
@@ -442,6 +593,9 @@ check_boot() {
 		virtio-intx) expect_virtio "$n" "$t" "$rc" no ;;
 		virtio-mmio) expect_virtio "$n" "$t" "$rc" no mmio ;;
 		net) expect_net "$n" "$t" "$rc" "$log" ;;
+		vfio-setup) expect_vfio_setup "$n" "$t" "$rc" "$log" ;;
+		vfio-error) expect_vfio_error "$n" "$t" "$rc" "$log" ;;
+		vfio-coherent) expect_vfio_coherent "$n" "$t" "$rc" ;;
 		esac
 		case ${KIND[$n]}:$n in
 		virtio-blk:*-mmio | 9p:*-mmio | hvc:*-mmio) expect_transport "$n" "$t" mmio ;;
@@ -451,7 +605,8 @@ check_boot() {
 			has_line "$t" "COHO-L1 tty-restored case=$n yes"
 		[ "$CASE_FAILED" -eq 0 ] || e2e_tail "$E2E_OUT/logs/case-$n.log" 30
 	done
-	check "$label: L1 loaded its modules (tun, vhost-net)" bash -c "! grep -q '^COHO-L1 insmod-failed' \"\$1\"" _ "$log"
+	local -n l1mods=$E2E_L1_MODLIST
+	check "$label: L1 loaded its modules (${l1mods[*]})" bash -c "! grep -q '^COHO-L1 insmod-failed' \"\$1\"" _ "$log"
 	check "$label: L1 ran every case and powered off" grep -q '^COHO-L1 all-done' "$log"
 }
 
@@ -487,35 +642,63 @@ e2e_filter_cases() {
 	ORDER=("${keep[@]}")
 }
 
+# vfio_l1 SHMFILE: the VFIO boot's L1 extras: an SMMUv3, edu, ivshmem-plain
+# on SHMFILE (a fresh vfio_shm pattern), the VFIO modules. Sets VFIO_SHM and
+# the (caller's local) E2E_L1_* variables.
+vfio_l1() {
+	VFIO_SHM=$1
+	vfio_shm "$VFIO_SHM"
+	E2E_L1_MACHINE=iommu=smmuv3
+	# shellcheck disable=SC2054 # commas inside QEMU's option values
+	E2E_L1_QEMU_ARGS=(-device edu,dma_mask=0xffffffffff
+		-object "memory-backend-file,id=shm0,share=on,mem-path=$VFIO_SHM,size=1M"
+		-device ivshmem-plain,memdev=shm0)
+	E2E_L1_MODLIST=E2E_L1_VFIO_MODULES
+}
+
 run_real() {
-	local vmm=$1 gic files work
+	local vmm=$1 boot gic files work
+	local E2E_L1_MACHINE E2E_L1_MODLIST E2E_L1_QEMU_ARGS
 	e2e_mktemp work
-	for gic in 3 2; do
-		[ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "gicv$gic" ] || continue
-		CASES=$E2E_OUT/logs/cases-gicv$gic.sh ORDER=()
+	for boot in gicv3 gicv2 vfio; do
+		[ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "$boot" ] || continue
+		CASES=$E2E_OUT/logs/cases-$boot.sh ORDER=()
 		: >"$CASES"
+		E2E_L1_MACHINE='' E2E_L1_MODLIST=E2E_L1_MODULES E2E_L1_QEMU_ARGS=()
 		files=(coho="$vmm" lkvm=@coho blockpipe="$E2E_BLOCKPIPE" Image="$E2E_IMAGE" l2.cpio.gz="$L2_INITRD")
-		if [ "$gic" = 3 ]; then
+		case $boot in
+		gicv3)
+			gic=3
 			cases_gicv3
 			[ -z "${COHO_KERNEL_NEXT:-}" ] || files+=(Image.next="$COHO_KERNEL_NEXT")
 			files+=(Image.gz="$E2E_IMAGE_GZ" vmlinuz.efi="$E2E_ZBOOT" firmware.bin="$E2E_FIRMWARE"
 				garbage.img="$E2E_GARBAGE" truncated.Image="$E2E_TRUNC_IMAGE"
 				truncated.Image.gz="$E2E_TRUNC_GZ")
-		else
+			;;
+		gicv2)
+			gic=2
 			cases_gicv2
-		fi
+			;;
+		vfio)
+			gic=3
+			vfio_l1 "$work/shm.bin"
+			cases_vfio
+			;;
+		esac
 		[ -z "${E2E_CASES:-}" ] || e2e_filter_cases "$E2E_CASES"
-		e2e_l1_initramfs "$work/l1-gicv$gic.cpio" "$CASES" "${files[@]}"
-		echo "# booting L1 with GICv$gic ($(stat -c %s "$work/l1-gicv$gic.cpio") byte initramfs)"
-		e2e_boot_l1 "$E2E_OUT/logs/l1-gicv$gic.log" "$gic" "$work/l1-gicv$gic.cpio"
-		if [ "$gic" = 3 ]; then
-			check_boot "L1 GICv3" "$E2E_OUT/logs/l1-gicv3.log" 'arm,gic-v3'
-		else
+		e2e_l1_initramfs "$work/l1-$boot.cpio" "$CASES" "${files[@]}"
+		echo "# booting L1 $boot ($(stat -c %s "$work/l1-$boot.cpio") byte initramfs)"
+		e2e_boot_l1 "$E2E_OUT/logs/l1-$boot.log" "$gic" "$work/l1-$boot.cpio"
+		case $boot in
+		gicv3) check_boot "L1 GICv3" "$E2E_OUT/logs/l1-gicv3.log" 'arm,gic-v3' ;;
+		gicv2)
 			check_boot "L1 GICv2" "$E2E_OUT/logs/l1-gicv2.log" \
 				'arm,(cortex-a15-gic|gic-400|cortex-a9-gic)'
-		fi
-		[ "$E2E_QEMU_RC" -eq 0 ] || e2e_tail "$E2E_OUT/logs/l1-gicv$gic.log" 60
-		rm -f "$work/l1-gicv$gic.cpio"
+			;;
+		vfio) check_boot "L1 VFIO" "$E2E_OUT/logs/l1-vfio.log" 'arm,gic-v3' ;;
+		esac
+		[ "$E2E_QEMU_RC" -eq 0 ] || e2e_tail "$E2E_OUT/logs/l1-$boot.log" 60
+		rm -f "$work/l1-$boot.cpio"
 	done
 }
 
@@ -580,6 +763,36 @@ run_selftest() {
 	awk '$0 == "COHO-L1 base64-end case=st-dump" { on = 0 } on { print }
 		$0 == "COHO-L1 base64-begin case=st-dump" { on = 1 }' "$log" | base64 -d >"$blob.back" || true
 	check "st-dump: a file survives the base64 trip over the console" cmp -s "$blob" "$blob.back"
+	selftest_vfio "$work"
+}
+
+# 5. The VFIO boot's L1 (SMMUv3, edu, ivshmem, the VFIO modules) without
+#    coho: L1 runs l2-init.sh's pci_report on the devices as it sees them
+#    (no driver has them), as L2 will on the ones coho passes through; then
+#    l1-init.sh's vfio_find and vfio_setup bind them to vfio-pci.
+selftest_vfio() {
+	local work=$1 log t
+	local E2E_L1_MACHINE E2E_L1_MODLIST E2E_L1_QEMU_ARGS
+	vfio_l1 "$work/shm.bin"
+	CASES=$E2E_OUT/logs/cases-selftest-vfio.sh ORDER=()
+	{
+		echo "vfio_find"
+		echo "say \"begin case=st-pci\"; (COHO_E2E_FUNCS=1; . /l2-init.sh && pci_report COHO-IVSHMEM-$TOKEN-st); say \"case=st-pci rc=\$?\""
+		echo "vfio_setup st-vfio-setup"
+	} >"$CASES"
+	e2e_l1_initramfs "$work/l1-selftest-vfio.cpio" "$CASES" l2-init.sh="$E2E_DIR/l2-init.sh"
+	log=$E2E_OUT/logs/l1-selftest-vfio.log
+	e2e_boot_l1 "$log" 3 "$work/l1-selftest-vfio.cpio"
+	echo "# selftest L1 VFIO: QEMU rc=$E2E_QEMU_RC in ${E2E_QEMU_SECONDS}s"
+	expect_eq "L1 VFIO: QEMU exited 0" "$E2E_QEMU_RC" 0
+	check "L1 VFIO: the VFIO modules loaded" bash -c "! grep -q '^COHO-L1 insmod-failed' \"\$1\"" _ "$log"
+	CASE_FAILED=0
+	t=$(e2e_section "$log" st-pci)
+	printf '%s\n' "$t" | grep -E '^COHO-L2 (pci|edu|ivshmem)' | sed 's/^/# /'
+	expect_pci_probe st-pci "$t" "COHO-IVSHMEM-$TOKEN-st"
+	t=$(e2e_section "$log" st-vfio-setup)
+	expect_vfio_setup st-vfio-setup "$t" "$(first_word "$(e2e_value "$t" "COHO-L1 case=st-vfio-setup rc")")" "$log"
+	[ "$CASE_FAILED" -eq 0 ] || e2e_tail "$log" 40
 }
 
 main() {
