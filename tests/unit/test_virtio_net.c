@@ -908,6 +908,9 @@ static void test_rx_loop(void)
 	CHECK_EQ_U64(used_id(&rxq, 0), h1);
 	CHECK_EQ_U64(used_len(&rxq, 0), l1);
 	CHECK(rx_matches(hva(g1, l1), frame, l1, 1));
+	/* The ioloop publishes used idx, then interrupts, both under the lock: wait for it. */
+	pthread_mutex_lock(&net.vdev.lock);
+	pthread_mutex_unlock(&net.vdev.lock);
 	CHECK_EQ_U64(nr_notified(RXQ), 1);
 
 	/* Out of buffers: the frame waits and the tap is no longer polled. */
