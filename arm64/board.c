@@ -268,11 +268,6 @@ static int board_vfio(struct board *b, struct vm *vm)
 			 vc->coherent >= 0 ? "set by coherent=" : "as the host says",
 			 b->vfio_c.cc_iommu ? "enforces" : "does not enforce", v->coherent_why);
 		want[b->vfio_coherent[i] ? 0 : 1] = true;
-		pr_warn(
-		    "--vfio-pci %s: opened, reset and given guest RAM for DMA on the %s bridge, "
-		    "but not shown to the guest yet (config space, BARs and interrupts are not "
-		    "implemented)",
-		    vc->bdf, b->vfio_coherent[i] ? "dma-coherent" : "non-coherent");
 	}
 	for (u32 i = 0; i < ARM_PCI_VFIO_BRIDGES; i++) {
 		const struct pci_bridge_config bc = {
@@ -302,6 +297,20 @@ static int board_vfio(struct board *b, struct vm *vm)
 		ret = vm_add_fdt_hook(vm, board_bridge_fdt, &b->vfio_bridge[i]);
 		if (ret)
 			return ret;
+	}
+	for (u32 i = 0; i < b->nr_vfio; i++) {
+		int ret;
+
+		b->vfio_pci[i] = calloc(1, sizeof(*b->vfio_pci[i]));
+		if (!b->vfio_pci[i])
+			return -ENOMEM;
+		ret = vfio_pci_init(b->vfio_pci[i], b->vfio[i],
+				    &b->vfio_bridge[b->vfio_coherent[i] ? 0 : 1]);
+		if (ret)
+			return ret;
+		pr_warn("--vfio-pci %s: on the %s bridge with its BARs trapped (not mapped) and "
+			"no interrupts yet",
+			cfg->vfio[i].bdf, b->vfio_coherent[i] ? "dma-coherent" : "non-coherent");
 	}
 	return 0;
 }
@@ -385,6 +394,7 @@ void board_destroy(struct board *b)
 		b->vfio_bridge_ready[i] = false;
 	}
 	for (u32 i = 0; i < b->nr_vfio; i++) {
+		free(b->vfio_pci[i]);
 		if (b->vfio[i])
 			vfio_dev_close(b->vfio[i]);
 		free(b->vfio[i]);

@@ -14,6 +14,7 @@
 #include "virtio/net.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "vfio/pci.h"
 #include "vfio/vfio.h"
 
 #include "vm.h"
@@ -55,6 +56,7 @@ struct board {
 	struct vfio_container vfio_c;
 	struct vfio_dev *vfio[VM_MAX_VFIO];
 	bool vfio_coherent[VM_MAX_VFIO];
+	struct vfio_pci *vfio_pci[VM_MAX_VFIO];
 	u32 nr_vfio;
 	struct pci_bridge vfio_bridge[ARM_PCI_VFIO_BRIDGES];
 	bool vfio_bridge_ready[ARM_PCI_VFIO_BRIDGES];
