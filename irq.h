@@ -17,7 +17,7 @@ struct vm;
  */
 struct irq_routes {
 	pthread_mutex_t lock;
-	struct kvm_irq_routing *table; /* MSI entries only */
+	struct kvm_irq_routing *table; /* MSI routes and the SPIs used by irqfds */
 	u32 next_gsi;
 };
 
@@ -30,6 +30,13 @@ int vm_msi_gsi_alloc(struct vm *vm);
 int vm_msi_route_set(struct vm *vm, u32 gsi, u64 addr, u32 data, u32 devid);
 /* Attach (or detach) eventfd @efd to @gsi: a write to @efd raises the interrupt. */
 int vm_irqfd(struct vm *vm, int efd, u32 gsi, bool assign);
+/*
+ * A level-triggered SPI (0-based, INTID - 32) raised by eventfd @efd: KVM
+ * asserts it on a write to @efd and, when the guest completes (EOIs) it,
+ * deasserts it and signals @resample_fd so the source can re-check its line
+ * (VFIO's INTx unmask). Deassign with assign = false.
+ */
+int vm_spi_irqfd(struct vm *vm, int efd, int resample_fd, u32 spi, bool assign);
 /* A guest write of @len bytes to @addr signals @efd in the kernel, without an exit. */
 int vm_ioeventfd(struct vm *vm, int efd, u64 addr, u32 len, bool assign);
 /* Same, but only for writes of the value @datamatch (several fds may share @addr). */

@@ -81,6 +81,49 @@ static int vm_add_ram(struct vm *vm)
 	return 0;
 }
 
+int vm_map_device(struct vm *vm, u64 gpa, u64 size, void *hva)
+{
+	struct kvm_userspace_memory_region region = {
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (u64)(uintptr_t)hva,
+	};
+	int slot = -ENOSPC;
+
+	pthread_mutex_lock(&vm->slots_lock);
+	for (u32 i = 1; i < vm->max_slots && i < 64 * ARRAY_SIZE(vm->slots_used); i++) {
+		if (!(vm->slots_used[i / 64] & (1ULL << (i % 64)))) {
+			slot = (int)i;
+			break;
+		}
+	}
+	if (slot > 0) {
+		region.slot = (u32)slot;
+		if (!vm->dry && ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			slot = -errno;
+		else
+			vm->slots_used[slot / 64] |= 1ULL << (slot % 64);
+	}
+	pthread_mutex_unlock(&vm->slots_lock);
+	return slot;
+}
+
+void vm_unmap_device(struct vm *vm, int slot)
+{
+	struct kvm_userspace_memory_region region = { .slot = (u32)slot, .memory_size = 0 };
+
+	if (slot <= 0 || (u32)slot >= 64 * ARRAY_SIZE(vm->slots_used))
+		return;
+	pthread_mutex_lock(&vm->slots_lock);
+	if (vm->slots_used[slot / 64] & (1ULL << (slot % 64))) {
+		/* memory_size 0 deletes the slot (KVM API, KVM_SET_USER_MEMORY_REGION). */
+		if (!vm->dry && ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			pr_err("cannot remove memory slot %d: %s", slot, strerror(errno));
+		vm->slots_used[slot / 64] &= ~(1ULL << (slot % 64));
+	}
+	pthread_mutex_unlock(&vm->slots_lock);
+}
+
 static int vm_create_vcpu(struct vm *vm, struct vcpu *v, u32 id)
 {
 	v->vm = vm;
@@ -119,6 +162,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->arch.its_fd = -1;
 	vm->dry = !arch_kvm_supported();
 	irq_routes_init(&vm->irq);
+	pthread_mutex_init(&vm->slots_lock, NULL);
+	vm->max_slots = 32; /* KVM's minimum; KVM_CAP_NR_MEMSLOTS may raise it */
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
 		return -errno;
@@ -133,6 +178,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		ret = vm_open_kvm(vm);
 		if (ret)
 			return ret;
+	}
+	if (!vm->dry) {
+		int n = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+
+		if (n > 0)
+			vm->max_slots = (u32)n;
 	}
 	ret = guest_mem_init(&vm->mem, ARM_RAM_BASE, cfg->ram_size);
 	if (ret) {
@@ -282,6 +333,7 @@ void vm_destroy(struct vm *vm)
 	guest_mem_destroy(&vm->mem);
 	mmio_bus_free(&vm->mmio);
 	irq_routes_free(&vm->irq);
+	pthread_mutex_destroy(&vm->slots_lock);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	vm->stop_efd = -1;

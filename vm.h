@@ -135,6 +135,11 @@ struct vm {
 	struct fdt_hook fdt_hooks[VM_MAX_FDT_HOOKS];
 	u32 nr_fdt_hooks;
 
+	/* Memory slots beyond RAM's (slot 0): device memory mapped by vm_map_device(). */
+	pthread_mutex_t slots_lock;
+	u64 slots_used[8]; /* bit n: slot n taken */
+	u32 max_slots;
+
 	int stop_efd;  /* readable once the VM is stopping */
 	int exit_code; /* first stop reason wins */
 	int stopping;  /* atomic */
@@ -151,6 +156,16 @@ void vm_request_stop(struct vm *vm, int exit_code);
 bool vm_is_stopping(struct vm *vm);
 /* Join the vCPU threads (after vm_request_stop). */
 void vm_join_vcpus(struct vm *vm);
+
+/*
+ * Map @size bytes of host memory at @hva (a device region the VMM mmapped)
+ * into the guest at @gpa as a KVM memory slot, so guest accesses go to it
+ * without exits. Returns the slot (>= 1) or -errno (-ENOSPC: no slot left,
+ * -EEXIST: overlaps another slot). @gpa, @size and @hva must be page aligned.
+ */
+int vm_map_device(struct vm *vm, u64 gpa, u64 size, void *hva);
+/* Remove a slot from vm_map_device(); accesses trap (MMIO exits) again. */
+void vm_unmap_device(struct vm *vm, int slot);
 
 /* Add a DT node writer (see arm64/fdt.h add_nodes for the rules). -ENOSPC. */
 int vm_add_fdt_hook(struct vm *vm, int (*fn)(void *fdt, u32 gic_phandle, void *opaque),

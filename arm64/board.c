@@ -246,6 +246,7 @@ static int board_vfio(struct board *b, struct vm *vm)
 	const struct vm_config *cfg = vm->cfg;
 	bool want[ARM_PCI_VFIO_BRIDGES] = { false, false };
 	static const char *const names[ARM_PCI_VFIO_BRIDGES] = { "vfio", "vfio-noncoherent" };
+	struct region_map_caps caps;
 
 	for (u32 i = 0; i < cfg->nr_vfio; i++) {
 		const struct vfio_config *vc = &cfg->vfio[i];
@@ -298,19 +299,25 @@ static int board_vfio(struct board *b, struct vm *vm)
 		if (ret)
 			return ret;
 	}
+	region_map_probe(&caps, vm->dry ? -1 : vm->kvm_fd, NULL);
+	pr_debug("vfio: Linux %s maps vfio-pci BARs %s at stage 2; cacheable PFNMAP at stage 2: "
+		 "%s; write-combining VMM mmap of VFIO regions: %s",
+		 caps.release, caps.s2_normal_nc ? "Normal-NC" : "Device-nGnRE",
+		 caps.s2_cacheable_pfnmap ? "yes" : "no",
+		 caps.vmm_writecombine ? "yes" : "no (no uAPI)");
 	for (u32 i = 0; i < b->nr_vfio; i++) {
 		int ret;
 
 		b->vfio_pci[i] = calloc(1, sizeof(*b->vfio_pci[i]));
 		if (!b->vfio_pci[i])
 			return -ENOMEM;
-		ret = vfio_pci_init(b->vfio_pci[i], b->vfio[i],
-				    &b->vfio_bridge[b->vfio_coherent[i] ? 0 : 1]);
+		ret = vfio_pci_init(b->vfio_pci[i], b->vfio[i], vm,
+				    &b->vfio_bridge[b->vfio_coherent[i] ? 0 : 1], &cfg->vfio[i],
+				    &caps);
 		if (ret)
 			return ret;
-		pr_warn("--vfio-pci %s: on the %s bridge with its BARs trapped (not mapped) and "
-			"no interrupts yet",
-			cfg->vfio[i].bdf, b->vfio_coherent[i] ? "dma-coherent" : "non-coherent");
+		pr_debug("vfio %s: on the %s bridge", cfg->vfio[i].bdf,
+			 b->vfio_coherent[i] ? "dma-coherent" : "non-coherent");
 	}
 	return 0;
 }
@@ -394,6 +401,8 @@ void board_destroy(struct board *b)
 		b->vfio_bridge_ready[i] = false;
 	}
 	for (u32 i = 0; i < b->nr_vfio; i++) {
+		if (b->vfio_pci[i])
+			vfio_pci_destroy(b->vfio_pci[i]);
 		free(b->vfio_pci[i]);
 		if (b->vfio[i])
 			vfio_dev_close(b->vfio[i]);

@@ -245,6 +245,8 @@ static void intx_update_locked(struct pci_bridge *b, struct pci_dev *d)
 	bool have = b->intx_asserted & bit;
 	int r = 0;
 
+	if (d->intx_external)
+		return;
 	if (want == have || idx >= ARRAY_SIZE(b->intx_count))
 		return;
 	if (want) {
@@ -385,6 +387,19 @@ static bool bar_in_windows(const struct pci_bridge *b, const struct pci_bar *bar
 {
 	return range_inside(bar->addr, bar->size, b->cfg.mmio32_base, b->cfg.mmio32_size) ||
 	       range_inside(bar->addr, bar->size, b->cfg.mmio64_base, b->cfg.mmio64_size);
+}
+
+bool pci_bar_placed(const struct pci_dev *d, int bar, u64 *addr)
+{
+	const struct pci_bar *b;
+
+	if (bar < 0 || bar >= (int)ARRAY_SIZE(d->bars) || !d->bridge)
+		return false;
+	b = &d->bars[bar];
+	if (!bar_active(d, b) || !bar_in_windows(d->bridge, b))
+		return false;
+	*addr = b->addr;
+	return true;
 }
 
 /*

@@ -52,6 +52,11 @@ struct pci_dev {
 	u32 intx_spi;  /* SPI its INTx pin raises (after swizzling) */
 	u16 cap_end;   /* end of the last capability (0: none yet) */
 	/*
+	 * The function drives its INTx SPI itself (VFIO: an irqfd with resample),
+	 * so the bridge never raises or lowers that line for it.
+	 */
+	bool intx_external;
+	/*
 	 * Called after the guest wrote [off, off + len) of config space (wmask
 	 * applied), with the bridge's lock held for writing: d->cfg and the BAR
 	 * addresses are stable, and the guest sees the result only afterwards.
@@ -120,6 +125,13 @@ int pci_bridge_init(struct pci_bridge *b, struct vm *vm, const struct pci_bridge
 /* Put @d in the first free slot and allocate its BARs (naturally aligned). -ENOSPC. */
 int pci_bridge_add(struct pci_bridge *b, struct pci_dev *d);
 void pci_bridge_destroy(struct pci_bridge *b);
+
+/*
+ * true if BAR @bar of @d is a memory BAR the guest has placed (memory
+ * decoding on) wholly inside one of the bridge's windows, with its address
+ * in *@addr. Call from cfg_written (bridge lock held).
+ */
+bool pci_bar_placed(const struct pci_dev *d, int bar, u64 *addr);
 
 /*
  * Drive a function's INTx level (level-triggered SPI); shown in Status bit 3

@@ -211,19 +211,21 @@ pci_driver() {
 # vendor and device ID, and report each device's driver before any binding.
 vfio_find() {
 	local d id
-	EDU_BDF= IVSHMEM_BDF=
+	EDU_BDF= IVSHMEM_BDF= RNG_BDF=
 	for d in /sys/bus/pci/devices/*; do
 		[ -e "$d/vendor" ] || continue
 		id=$(cat "$d/vendor"):$(cat "$d/device")
 		case $id in
 		0x1234:0x11e8) EDU_BDF=${d##*/} ;;
 		0x1af4:0x1110) IVSHMEM_BDF=${d##*/} ;;
+		0x1af4:0x1044) RNG_BDF=${d##*/} ;; # virtio-rng, modern only
 		esac
 	done
 	if [ -d /sys/bus/pci/drivers/vfio-pci ]; then d=yes; else d=no; fi
 	say "vfio-pci-driver=$d container=$([ -c /dev/vfio/vfio ] && echo yes || echo no)"
 	say "vfio-found dev=edu bdf=${EDU_BDF:-none} driver=$(pci_driver "$EDU_BDF")"
 	say "vfio-found dev=ivshmem bdf=${IVSHMEM_BDF:-none} driver=$(pci_driver "$IVSHMEM_BDF")"
+	say "vfio-found dev=virtio-rng bdf=${RNG_BDF:-none} driver=$(pci_driver "$RNG_BDF")"
 }
 
 # vfio_state CASE BDF: the device's driver and driver_override (after a case
@@ -241,6 +243,8 @@ vfio_bind() {
 		say "vfio dev=$name bdf=${bdf:-none} group=none devnode=no driver=none"
 		return 1
 	fi
+	# A driver built into L1's kernel (virtio-pci on Debian 13) lets go first.
+	[ ! -e "$d/driver" ] || echo "$bdf" >"$d/driver/unbind"
 	echo vfio-pci >"$d/driver_override"
 	echo "$bdf" >/sys/bus/pci/drivers_probe
 	group=$(readlink "$d/iommu_group" 2>/dev/null)
@@ -255,14 +259,15 @@ vfio_bind() {
 	[ "$i" = yes ]
 }
 
-# vfio_setup NAME: a pseudo-case binding edu and ivshmem to vfio-pci (the
-# VFIO cases after it pass $EDU_BDF and $IVSHMEM_BDF to coho).
+# vfio_setup NAME: a pseudo-case binding edu, ivshmem and virtio-rng to
+# vfio-pci (the VFIO cases after it pass $EDU_BDF, $IVSHMEM_BDF, $RNG_BDF to coho).
 vfio_setup() {
 	local name=$1 rc=0 t0 t1
 	say "begin case=$name"
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	vfio_bind edu "$EDU_BDF" || rc=1
 	vfio_bind ivshmem "$IVSHMEM_BDF" || rc=1
+	vfio_bind virtio-rng "$RNG_BDF" || rc=1
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	tty_check "$name"
 	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"

@@ -48,6 +48,40 @@ edu_probe() {
 	done
 	fact=$(rd $((a + 8)))
 	say "edu bar0=$a flags=$(pci_res "$d" 0 3) id=$(rd "$a") inv=$(rd $((a + 4))) fact=$fact"
+	edu_irqs "$d"
+}
+
+# edu_irqs DIR: edu's DMA engine and both interrupt paths, each from L2:
+# a DMA round trip RAM -> edu -> RAM (pcitool), MSI through a tiny test
+# driver (edu_msi.ko: raises and counts), then INTx through uio_pci_generic
+# (pcitool counts each raise exactly once and watches for extra ones).
+edu_irqs() {
+	local d=$1 bdf=${1##*/} mods u n
+	say "edu-dma $(pcitool edu-dma "$bdf" 2>&1 | tr '\n' ' ')"
+	mods=/lib/modules/$(uname -r)
+	if [ -f "$mods/edu_msi.ko" ]; then
+		insmod "$mods/edu_msi.ko" rounds=10 2>/dev/null || say "edu-msi insmod=failed"
+		dmesg | grep 'edu-msi:' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "$l"; done
+		say "edu-msi-irq $(grep -E 'edu' /proc/interrupts | head -n 1 | tr -s ' ')"
+		rmmod edu_msi 2>/dev/null
+	else
+		say "edu-msi module=missing"
+	fi
+	insmod "$mods/uio.ko" 2>/dev/null
+	insmod "$mods/uio_pci_generic.ko" 2>/dev/null
+	echo 1234 11e8 >/sys/bus/pci/drivers/uio_pci_generic/new_id 2>/dev/null
+	u=
+	for n in 1 2 3 4 5 6 7 8 9 10; do
+		u=$(ls "$d/uio" 2>/dev/null | head -n 1)
+		[ -z "$u" ] || break
+		sleep 0.2
+	done
+	if [ -n "$u" ]; then
+		say "edu-intx $(pcitool edu-intx "$bdf" "/dev/$u" 10 2>&1 | tr '\n' ' ')"
+		say "edu-intx-irq $(grep uio_pci_generic /proc/interrupts | head -n 1 | tr -s ' ')"
+	else
+		say "edu-intx uio=none"
+	fi
 }
 
 # ivshmem_probe DIR MARK: QEMU's ivshmem-plain (1af4:1110): BAR2 is the shared
@@ -56,7 +90,10 @@ edu_probe() {
 # words sampled every 1 KiB over them with devmem ("0x%08x" lines, in case
 # the resource file cannot be read), then write MARK at 64 KiB.
 ivshmem_probe() {
-	local d=$1 mark=$2 a flags n sha i w wc via
+	local d=$1 mark=$2 a flags n sha i w wc via moff
+	# Where MARK goes: 64 KiB unless the case asks for another page (coho_e2e_shm_page=N).
+	moff=$(sed -n 's/.*coho_e2e_shm_page=\([0-9]*\).*/\1/p' /proc/cmdline)
+	moff=$((${moff:-16} * 4096))
 	echo 1 >"$d/enable" 2>/dev/null
 	a=$(pci_res "$d" 2 1) flags=$(pci_res "$d" 2 3)
 	if [ $((a)) -eq 0 ]; then
@@ -80,14 +117,14 @@ ivshmem_probe() {
 	# MARK, padded to whole words, at 64 KiB: dd on resource2, else devmem.
 	while [ $((${#mark} % 4)) -ne 0 ]; do mark="$mark."; done
 	via="dd"
-	if ! printf '%s' "$mark" | dd of="$d/resource2" bs=4096 seek=16 conv=notrunc 2>/dev/null; then
+	if ! printf '%s' "$mark" | dd of="$d/resource2" bs=4096 seek=$((moff / 4096)) conv=notrunc 2>/dev/null; then
 		via=devmem i=0
 		for w in $(printf '%s' "$mark" | od -An -v -tx4); do
-			wr $((a + 65536 + i)) "0x$w"
+			wr $((a + moff + i)) "0x$w"
 			i=$((i + 4))
 		done
 	fi
-	say "ivshmem-write via=$via mark=$mark readback=$(rd $((a + 65536)))"
+	say "ivshmem-write via=$via mark=$mark readback=$(rd $((a + moff)))"
 }
 
 # pci_report MARK: every PCI device, edu and ivshmem probed, the PCI host

@@ -78,6 +78,14 @@ e2e_build_tools() {
 		"${E2E_CROSS}gcc" -static -O2 -Wall -Wextra -Werror -o "$E2E_BLOCKPIPE" \
 			"$E2E_TOOLS_SRC/blockpipe.c"
 	fi
+	# The L2 test module for edu's MSIs: cross-built against Debian's headers.
+	E2E_EDU_MSI=$(bash "$E2E_DIR/edu-msi/build.sh" "$COHO_KVER" "$t/edu-msi-$COHO_KVER") ||
+		e2e_die "cannot build edu_msi.ko for $COHO_KVER"
+	E2E_PCITOOL=$t/pcitool
+	if e2e_stale "$E2E_PCITOOL" "$E2E_TOOLS_SRC/pcitool.c"; then
+		"${E2E_CROSS}gcc" -static -O2 -Wall -Wextra -Werror -o "$E2E_PCITOOL" \
+			"$E2E_TOOLS_SRC/pcitool.c"
+	fi
 	if e2e_stale "$E2E_RUNSTAT" "$E2E_TOOLS_SRC/runstat.c"; then
 		"${E2E_CROSS}gcc" -static -O2 -Wall -Wextra -Werror -o "$E2E_RUNSTAT" \
 			"$E2E_TOOLS_SRC/runstat.c"
@@ -148,14 +156,15 @@ e2e_rootfs() {
 # first); those a kernel has built in are simply absent from its tree.
 E2E_L2_MODULES=(virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_mmio virtio-rng
 		virtio_blk virtio_console failover net_failover virtio_net netfs fscache 9pnet
-		9pnet_virtio 9p)
+		9pnet_virtio 9p uio uio_pci_generic)
 # What L1 (the KVM host) needs for coho's network tests: taps and vhost-net.
 E2E_L1_MODULES=(tun tap vhost_iotlb vhost vhost_net)
 # What L1 needs to hand PCI devices to coho (the VFIO boot of run.sh), in
 # dependency order (the .ko files' depends=); Debian 6.1 builds these as
 # modules, the SMMUv3 driver, irqbypass and KVM's VFIO device are built in.
 E2E_L1_VFIO_MODULES=(vfio vfio_virqfd vfio_iommu_type1 vfio-pci-core vfio-pci)
-# Which of those lists (the name of an array) e2e_l1_initramfs puts in L1.
+# Which of those lists (the name of an array) e2e_l1_initramfs puts in L1,
+# from the kernel L1 boots (E2E_L1_KERNEL, default COHO_KERNEL).
 E2E_L1_MODLIST=${E2E_L1_MODLIST:-E2E_L1_MODULES}
 
 # e2e_modules ROOT LIST KERNEL...: copy the modules named in the array LIST
@@ -196,6 +205,13 @@ e2e_l2_initramfs() {
 	e2e_rootfs "$dir" "$E2E_DIR/l2-init.sh"
 	cp "$payload" "$dir/payload.bin"
 	e2e_modules "$dir" E2E_L2_MODULES "$COHO_KERNEL" "${COHO_KERNEL_NEXT:-}"
+	# pcitool drives passed-through PCI devices from L2 (edu DMA and INTx, BAR bandwidth).
+	[ -z "${E2E_PCITOOL:-}" ] || install -m 0755 "$E2E_PCITOOL" "$dir/bin/pcitool"
+	# edu_msi.ko counts edu's MSIs in L2 (built for the first guest kernel only:
+	# Debian 13's build tools do not run on Debian 12).
+	if [ -n "${E2E_EDU_MSI:-}" ]; then
+		cp "$E2E_EDU_MSI" "$dir/lib/modules/$COHO_KVER/edu_msi.ko"
+	fi
 	e2e_cpio "$dir" "$out" gzip
 	rm -rf "$dir"
 }
@@ -210,7 +226,7 @@ e2e_l1_initramfs() {
 	e2e_mktemp dir
 	e2e_rootfs "$dir" "$E2E_DIR/l1-init.sh"
 	install -m 0644 "$cases" "$dir/cases.sh"
-	e2e_modules "$dir" "$E2E_L1_MODLIST" "$COHO_KERNEL"
+	e2e_modules "$dir" "$E2E_L1_MODLIST" "${E2E_L1_KERNEL:-$COHO_KERNEL}"
 	for spec; do
 		dest=$dir/${spec%%=*} src=${spec#*=}
 		mkdir -p "$(dirname "$dest")"
@@ -265,7 +281,7 @@ e2e_boot_l1() {
 	e2e_qemu "$log" "$E2E_QEMU_TIMEOUT" \
 		-M "virt,virtualization=on,gic-version=$gic${E2E_L1_MACHINE:+,$E2E_L1_MACHINE}" \
 		-cpu "$E2E_QEMU_CPU" -smp "$smp" -m 2048 -nographic -no-reboot -nic none \
-		-kernel "$COHO_KERNEL" -initrd "$initrd" \
+		-kernel "${E2E_L1_KERNEL:-$COHO_KERNEL}" -initrd "$initrd" \
 		-append "console=ttyAMA0 quiet panic=-1" \
 		${E2E_L1_QEMU_ARGS[@]+"${E2E_L1_QEMU_ARGS[@]}"}
 }

@@ -16,7 +16,7 @@
 # asked for. One line per assertion ("ok - ..."/"not ok - ..."), then exactly
 # one "e2e: N passed, M failed" line; exit status 1 on any failure.
 # Logs: tests/out/e2e/logs/. Environment: COHO_CACHE (downloads),
-# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 900), E2E_ONLY=gicv3|gicv2|vfio,
+# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 900), E2E_ONLY=gicv3|gicv2|vfio|vfio-next,
 # E2E_CASES=ERE (only the cases whose name matches, e.g. 'virtio-net.*').
 
 set -euo pipefail
@@ -210,10 +210,21 @@ cases_vfio() {
 		KIND[vfio-coherent-$c]=vfio-coherent
 		ORDER+=("vfio-coherent-$c")
 	done
-	# Both devices passed through (BARs trapped for now): what L2 reads and writes.
-	echo "run_case vfio-passthrough /coho run -k /Image ${GUEST[*]} -p '$(params vfio-passthrough "quiet coho_e2e_vfio")' --vfio-pci \"\$EDU_BDF\" --vfio-pci \"\$IVSHMEM_BDF\"" >>"$CASES"
+	# Both devices passed through with the default BAR policies (edu's BAR0
+	# uc, ivshmem's prefetchable BAR2 wc): what L2 reads and writes, edu's DMA,
+	# MSI and INTx, and how each BAR was mapped on this L1 kernel.
+	echo "run_case vfio-passthrough /coho run -k /Image ${GUEST[*]} --debug -p '$(params vfio-passthrough "quiet coho_e2e_vfio")' --vfio-pci \"\$EDU_BDF\" --vfio-pci \"\$IVSHMEM_BDF\"" >>"$CASES"
 	KIND[vfio-passthrough]=vfio-pass
 	ORDER+=(vfio-passthrough)
+	# The policies turned around: edu's BAR0 wc, ivshmem's BAR2 uc.
+	echo "run_case vfio-policy /coho run -k /Image ${GUEST[*]} --debug -p '$(params vfio-policy "quiet coho_e2e_vfio coho_e2e_shm_page=32")' --vfio-pci \"\$EDU_BDF,bar0=wc\" --vfio-pci \"\$IVSHMEM_BDF,bar2=uc\"" >>"$CASES"
+	KIND[vfio-policy]=vfio-pass
+	ORDER+=(vfio-policy)
+	# A virtio-rng-pci of L1's QEMU passed through: MSI-X (the table trapped
+	# and emulated, the rest of its BAR mapped), DMA, L2's own virtio driver.
+	echo "run_case vfio-msix /coho run -k /Image ${GUEST[*]} --debug -p '$(params vfio-msix "quiet coho_e2e_virtio")' --vfio-pci \"\$RNG_BDF\"" >>"$CASES"
+	KIND[vfio-msix]=vfio-msix
+	ORDER+=(vfio-msix)
 }
 
 # vfio_shm FILE: the ivshmem backing file, 1 MiB with 64 KiB of random bytes
@@ -460,18 +471,22 @@ vfio_found() {
 	e2e_value "$(grep "^COHO-L1 vfio-found dev=$2 " "$1" | tail -n 1)" bdf | cut -d' ' -f1
 }
 
-# expect_vfio_setup NAME TEXT RC LOG: L1 found edu and ivshmem without a
-# driver and bound both to vfio-pci, each in its own group with a /dev/vfio node.
+# expect_vfio_setup NAME TEXT RC LOG: L1 found edu, ivshmem and virtio-rng
+# (without a driver, except virtio-rng on kernels with virtio-pci built in)
+# and bound them to vfio-pci, each in its own group with a /dev/vfio node.
 expect_vfio_setup() {
 	local n=$1 t=$2 rc=$3 log=$4 dev line group groups=()
 	expect_eq "$n: both devices bound (rc 0)" "$rc" 0
 	expect_eq "$n: L1 has the vfio-pci driver" \
 		"$(e2e_value "$(grep '^COHO-L1 vfio-pci-driver=' "$log")" "COHO-L1 vfio-pci-driver" | cut -d' ' -f1)" yes
-	for dev in edu ivshmem; do
+	for dev in edu ivshmem virtio-rng; do
 		line=$(grep "^COHO-L1 vfio-found dev=$dev " "$log" | tail -n 1 || true)
 		expect_match "$n: L1 has QEMU's $dev device" "$(vfio_found "$log" $dev)" \
 			'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$'
-		expect_eq "$n: no L1 driver had $dev" "$(e2e_value "$line" driver)" none
+		# Debian 13 builds virtio-pci in: L1 itself drives the virtio-rng until bound.
+		if [ "$dev" != virtio-rng ] || [ "$L1_NC" = no ]; then
+			expect_eq "$n: no L1 driver had $dev" "$(e2e_value "$line" driver)" none
+		fi
 		line=$(printf '%s\n' "$t" | grep "^COHO-L1 vfio dev=$dev " | tail -n 1 || true)
 		expect_eq "$n: $dev is bound to vfio-pci" "$(e2e_value "$line" driver)" vfio-pci
 		group=$(e2e_value "$line" group | cut -d' ' -f1)
@@ -479,7 +494,8 @@ expect_vfio_setup() {
 		expect_eq "$n: /dev/vfio/$group exists for $dev" "$(e2e_value "$line" devnode | cut -d' ' -f1)" yes
 		groups+=("$group")
 	done
-	check "$n: each device has its own group (${groups[*]})" [ "${groups[0]}" != "${groups[1]}" ]
+	check "$n: each device has its own group (${groups[*]})" \
+		[ "$(printf '%s\n' "${groups[@]}" | sort -u | wc -l)" = 3 ]
 }
 
 # expect_vfio_coherent NAME TEXT RC: the guest boots; its DT has exactly one
@@ -500,7 +516,7 @@ expect_vfio_coherent() {
 	if [ "$decided" = coherent ]; then want="/pci@11000000 dma-coherent=yes"; else want="/pci@11800000 dma-coherent=no"; fi
 	expect_eq "$n: the guest's passthrough bridge matches the decision" \
 		"$(printf '%s\n' "$t" | grep '^COHO-L2 dt-pci-bridge=' | sed 's/^COHO-L2 dt-pci-bridge=//' | tr '\n' ';')" "$want;"
-	check "$n: coho said what is not done yet (trapped BARs, no interrupts)" has_line "$t" "BARs trapped (not mapped) and no interrupts yet"
+	check "$n: --debug says which bridge the device went on" has_line "$t" "on the $([ "$want" = "/pci@11000000 dma-coherent=yes" ] && echo dma-coherent || echo non-coherent) bridge"
 }
 
 # expect_vfio_error NAME TEXT RC LOG: --vfio-pci refused (exit 2, one error
@@ -522,8 +538,8 @@ expect_vfio_error() {
 	fi
 }
 
-# expect_pci_probe NAME TEXT MARK: what l2-init.sh's pci_report said about QEMU's
-# edu and ivshmem (BAR2 holding $VFIO_SHM, MARK written at 64 KiB).
+# expect_pci_probe NAME TEXT MARK [PAGE]: what l2-init.sh's pci_report said about QEMU's
+# edu and ivshmem (BAR2 holding $VFIO_SHM, MARK written at 4 KiB page PAGE, default 16).
 expect_pci_probe() {
 	local n=$1 t=$2 mark=$3 v dd
 	check "$n: edu listed (1234:11e8)" has_line "$t" "COHO-L2 pci dev=1234:11e8 "
@@ -548,14 +564,106 @@ expect_pci_probe() {
 	fi
 	while [ $((${#mark} % 4)) -ne 0 ]; do mark+=.; done
 	expect_eq "$n: the mark written at 64 KiB of BAR2 reached the file" \
-		"$(dd if="$VFIO_SHM" bs=1 skip=65536 count=${#mark} 2>/dev/null)" "$mark"
+		"$(dd if="$VFIO_SHM" bs=1 skip=$((${4:-16} * 4096)) count=${#mark} 2>/dev/null)" "$mark"
 	check "$n: the PCI report ran to the end" has_line "$t" "COHO-L2 pci-done"
+}
+
+# bar_line TEXT BDF BAR: coho's --debug line on how BAR of BDF was mapped.
+bar_line() {
+	printf '%s\n' "$1" | grep -E "coho: debug: .*vfio $2: BAR$3 [0-9]+ (MiB|KiB|bytes).*: policy " | head -n 1 || true
+}
+
+# expect_bar NAME TEXT DEV BDF BAR POLICY HOW GUEST_MAX EXACT: coho said BAR of
+# DEV (BDF) has POLICY, is mapped|trapped, the guest gets at most GUEST_MAX,
+# exact|"not as requested"; a BAR that is not exact comes with one warning.
+# A mapped BAR must have seen no trapped access (L2 used it), a trapped one some.
+expect_bar() {
+	local n=$1 t=$2 dev=$3 bdf=$4 bar=$5 pol=$6 how=$7 max=$8 exact=$9 l cnt
+	l=$(bar_line "$t" "$bdf" "$bar")
+	expect_match "$n: $dev BAR$bar: policy $pol, $how, at most $max ($exact)" "$l" \
+		": policy $pol, $how[ ,].*guest gets at most $max [(]$exact[)]"
+	if [ "$exact" = exact ]; then
+		check "$n: $dev BAR$bar: no memory-type warning" \
+			bash -c '! grep -q "warning: --vfio-pci $1: BAR$2:" <<<"$3"' _ "$bdf" "$bar" "$t"
+	else
+		check "$n: $dev BAR$bar: one warning names what the guest gets instead" \
+			has_line "$t" "warning: --vfio-pci $bdf: BAR$bar: $pol requested, the guest gets at most"
+	fi
+	cnt=$(printf '%s\n' "$t" | sed -n "s/.*vfio $bdf: BAR$bar: [a-z]*, \([0-9]*\) guest accesses trapped.*/\1/p" | head -n 1)
+	if [ "$how" = mapped ]; then
+		expect_eq "$n: $dev BAR$bar: L2's accesses went through the memory slot (none trapped)" "$cnt" 0
+	else
+		expect_match "$n: $dev BAR$bar: L2's accesses were trapped" "$cnt" '^[1-9][0-9]*$'
+	fi
+}
+
+# expect_vfio_irqs NAME TEXT: edu's DMA round trip, 10 MSIs and 10 INTx
+# raises, each delivered exactly once, as L2 counted them.
+expect_vfio_irqs() {
+	local n=$1 t=$2 v
+	v=$(printf '%s\n' "$t" | grep '^COHO-L2 edu-dma ' | tail -n 1 || true)
+	expect_eq "$n: edu DMA round trip RAM -> edu -> RAM returns the pattern" \
+		"$(e2e_value "$v" match | cut -d' ' -f1)" yes
+	v=$(printf '%s\n' "$t" | grep '^COHO-L2 edu-msi: irqs ' | tail -n 1 || true)
+	expect_eq "$n: edu MSIs: 10 raised, 10 delivered, none extra" \
+		"$(e2e_value "$v" raised | cut -d' ' -f1)/$(e2e_value "$v" delivered | cut -d' ' -f1)/$(e2e_value "$v" extra | cut -d' ' -f1)" 10/10/0
+	check "$n: edu_msi.ko in L2 says result=ok" has_line "$t" "COHO-L2 edu-msi: result=ok"
+	check "$n: L2 counts edu's interrupt as an MSI (ITS-MSI)" has_line "$t" "ITS-MSI"
+	v=$(printf '%s\n' "$t" | grep '^COHO-L2 edu-intx ' | tail -n 1 || true)
+	expect_eq "$n: edu INTx through uio_pci_generic: 10 raised, 10 delivered, none extra" \
+		"$(e2e_value "$v" raised | cut -d' ' -f1)/$(e2e_value "$v" delivered | cut -d' ' -f1)/$(e2e_value "$v" extra | cut -d' ' -f1)" 10/10/0
+	check "$n: L2's uio_pci_generic interrupt is a level-triggered line" has_line "$t" "Level"
+}
+
+# expect_vfio_maps NAME TEXT: the BAR outcomes this L1 kernel must give.
+# Linux < 6.9 maps vfio-pci BARs Device-nGnRE at stage 2, >= 6.9 Normal-NC.
+expect_vfio_maps() {
+	local n=$1 t=$2 edu ivs s2 l
+	edu=$(vfio_found "$LOG" edu) ivs=$(vfio_found "$LOG" ivshmem)
+	if [ "$L1_NC" = yes ]; then s2=Normal-NC; else s2=Device-nGnRE; fi
+	l=$(printf '%s\n' "$t" | grep 'coho: debug: .*vfio: Linux ' | head -n 1 || true)
+	check "$n: --debug names L1's kernel and its stage-2 type for vfio-pci BARs ($s2)" \
+		has_line "$l" "Linux $L1_KVER maps vfio-pci BARs $s2 at stage 2"
+	case $n:$L1_NC in
+	vfio-passthrough:no)
+		expect_bar "$n" "$t" edu "$edu" 0 uc mapped Device-nGnRE exact
+		expect_bar "$n" "$t" ivshmem "$ivs" 2 wc mapped Device-nGnRE 'not as requested'
+		;;
+	vfio-passthrough:yes)
+		expect_bar "$n" "$t" edu "$edu" 0 uc trapped Device-nGnRE exact
+		expect_bar "$n" "$t" ivshmem "$ivs" 2 wc mapped Normal-NC exact
+		;;
+	vfio-policy:no)
+		expect_bar "$n" "$t" edu "$edu" 0 wc mapped Device-nGnRE 'not as requested'
+		expect_bar "$n" "$t" ivshmem "$ivs" 2 uc mapped Device-nGnRE exact
+		;;
+	vfio-policy:yes)
+		expect_bar "$n" "$t" edu "$edu" 0 wc mapped Normal-NC exact
+		expect_bar "$n" "$t" ivshmem "$ivs" 2 uc trapped Device-nGnRE exact
+		;;
+	esac
+}
+
+# expect_vfio_msix NAME TEXT: L2 drove the passed-through virtio-rng with
+# its own driver: random bytes (DMA into L2's RAM), MSI-X vectors through
+# the ITS, coho switched VFIO to MSI-X, the notify BAR mapped.
+expect_vfio_msix() {
+	local n=$1 t=$2 rng
+	rng=$(vfio_found "$LOG" virtio-rng)
+	expect_match "$n: L2's hwrng is the passed-through virtio-rng" "$(e2e_value "$t" "COHO-L2 rng-current")" '^virtio'
+	expect_eq "$n: 4096 random bytes read in L2" "$(e2e_value "$t" "COHO-L2 rng-bytes")" 4096
+	expect_match "$n: the bytes are random (>200 distinct values in 4096)" "$(e2e_value "$t" "COHO-L2 rng-distinct")" '^(2[0-9][0-9])$'
+	expect_match "$n: L2 has MSI(-X) interrupts" "$(e2e_value "$t" "COHO-L2 msi-irqs")" '^[1-9]'
+	check "$n: coho put VFIO in MSI-X mode" has_line "$t" "vfio $rng: interrupts: MSI-X"
+	check "$n: the MSI-X capability was virtualised" bash -c 'grep -qE "vfio $1: INTx (yes|no), MSI (yes|no), MSI-X yes" <<<"$2"' _ "$rng" "$t"
+	expect_match "$n: the MSI-X table's BAR is trapped (table and PBA only)" \
+		"$(printf '%s\n' "$t" | grep -E "vfio $rng: BAR[0-9] .*: policy .*MSI-X" | head -n 1)" 'trapped'
 }
 
 # check_boot LABEL LOG GIC_ERE: check an L1 boot and every case it ran; the L2
 # guests must see an interrupt controller matching GIC_ERE.
 check_boot() {
-	local label=$1 log=$2 gic=$3 n t rc
+	local label=$1 log=$2 gic=$3 n t rc page
 	expect_eq "$label: QEMU exited 0 within ${E2E_QEMU_TIMEOUT}s (took ${E2E_QEMU_SECONDS}s)" \
 		"$E2E_QEMU_RC" 0
 	check "$label: L1 has /dev/kvm" grep -q '^COHO-L1 kvm=yes' "$log"
@@ -602,7 +710,14 @@ check_boot() {
 		vfio-coherent) expect_vfio_coherent "$n" "$t" "$rc" ;;
 		vfio-pass)
 			expect_eq "$n: exit code 0" "$rc" 0
-			expect_pci_probe "$n" "$t" "COHO-IVSHMEM-$TOKEN-$n"
+			if [ "$n" = vfio-policy ]; then page=32; else page=16; fi
+			expect_pci_probe "$n" "$t" "COHO-IVSHMEM-$TOKEN-$n" "$page"
+			expect_vfio_irqs "$n" "$t"
+			LOG=$log expect_vfio_maps "$n" "$t"
+			;;
+		vfio-msix)
+			expect_eq "$n: exit code 0" "$rc" 0
+			LOG=$log expect_vfio_msix "$n" "$t"
 			;;
 		esac
 		case ${KIND[$n]}:$n in
@@ -660,19 +775,28 @@ vfio_l1() {
 	# shellcheck disable=SC2054 # commas inside QEMU's option values
 	E2E_L1_QEMU_ARGS=(-device edu,dma_mask=0xffffffffff
 		-object "memory-backend-file,id=shm0,share=on,mem-path=$VFIO_SHM,size=1M"
-		-device ivshmem-plain,memdev=shm0)
+		-device ivshmem-plain,memdev=shm0
+		-device virtio-rng-pci,disable-legacy=on,iommu_platform=on)
 	E2E_L1_MODLIST=E2E_L1_VFIO_MODULES
+}
+
+# version_ge RELEASE MAJOR MINOR: RELEASE ("6.12.107+deb13-arm64") is at least MAJOR.MINOR.
+version_ge() {
+	local ma mi
+	ma=$(echo "$1" | cut -d. -f1) mi=$(echo "$1" | cut -d. -f2 | sed 's/[^0-9].*//')
+	[ "$ma" -gt "$2" ] || { [ "$ma" -eq "$2" ] && [ "$mi" -ge "$3" ]; }
 }
 
 run_real() {
 	local vmm=$1 boot gic files work
-	local E2E_L1_MACHINE E2E_L1_MODLIST E2E_L1_QEMU_ARGS
+	local E2E_L1_MACHINE E2E_L1_MODLIST E2E_L1_QEMU_ARGS E2E_L1_KERNEL
 	e2e_mktemp work
-	for boot in gicv3 gicv2 vfio; do
+	for boot in gicv3 gicv2 vfio vfio-next; do
 		[ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "$boot" ] || continue
 		CASES=$E2E_OUT/logs/cases-$boot.sh ORDER=()
 		: >"$CASES"
 		E2E_L1_MACHINE='' E2E_L1_MODLIST=E2E_L1_MODULES E2E_L1_QEMU_ARGS=()
+		E2E_L1_KERNEL=$COHO_KERNEL L1_KVER=$COHO_KVER
 		files=(coho="$vmm" lkvm=@coho blockpipe="$E2E_BLOCKPIPE" Image="$E2E_IMAGE" l2.cpio.gz="$L2_INITRD")
 		case $boot in
 		gicv3)
@@ -692,7 +816,23 @@ run_real() {
 			vfio_l1 "$work/shm.bin"
 			cases_vfio
 			;;
+		vfio-next)
+			# The same VFIO cases on Debian 13's kernel as L1: from 6.9 KVM maps
+			# vfio-pci BARs Normal-NC at stage 2, which changes the BAR outcomes.
+			if [ "${COHO_E2E_NEXT:-1}" = 0 ]; then
+				echo "# L1 VFIO on Debian 13's kernel: skipped (COHO_E2E_NEXT=0)"
+				continue
+			elif [ -z "${COHO_KERNEL_NEXT:-}" ]; then
+				not_ok "L1 VFIO on Debian 13's kernel: no Debian 13 kernel (trixie unreachable)"
+				continue
+			fi
+			gic=3
+			E2E_L1_KERNEL=$COHO_KERNEL_NEXT L1_KVER=$COHO_KVER_NEXT
+			vfio_l1 "$work/shm.bin"
+			cases_vfio
+			;;
 		esac
+		if version_ge "$L1_KVER" 6 9; then L1_NC=yes; else L1_NC=no; fi
 		[ -z "${E2E_CASES:-}" ] || e2e_filter_cases "$E2E_CASES"
 		e2e_l1_initramfs "$work/l1-$boot.cpio" "$CASES" "${files[@]}"
 		echo "# booting L1 $boot ($(stat -c %s "$work/l1-$boot.cpio") byte initramfs)"
@@ -703,7 +843,8 @@ run_real() {
 			check_boot "L1 GICv2" "$E2E_OUT/logs/l1-gicv2.log" \
 				'arm,(cortex-a15-gic|gic-400|cortex-a9-gic)'
 			;;
-		vfio) check_boot "L1 VFIO" "$E2E_OUT/logs/l1-vfio.log" 'arm,gic-v3' ;;
+		vfio) check_boot "L1 VFIO ($L1_KVER)" "$E2E_OUT/logs/l1-vfio.log" 'arm,gic-v3' ;;
+		vfio-next) check_boot "L1 VFIO ($L1_KVER)" "$E2E_OUT/logs/l1-vfio-next.log" 'arm,gic-v3' ;;
 		esac
 		[ "$E2E_QEMU_RC" -eq 0 ] || e2e_tail "$E2E_OUT/logs/l1-$boot.log" 60
 		rm -f "$work/l1-$boot.cpio"
