@@ -57,7 +57,9 @@ static bool vcpu_handle_exit(struct vcpu *v)
 		return true;
 #ifdef KVM_EXIT_ARM_NISV
 	case KVM_EXIT_ARM_NISV:
-		/* A data abort KVM cannot decode (e.g. a load pair to MMIO). */
+		/* A data abort KVM cannot decode (e.g. a load pair to MMIO): the guest's fault. */
+		if (arch_vcpu_reject_access(v, run->arm_nisv.fault_ipa) == 0)
+			return true;
 		pr_err("vCPU %u: guest MMIO access at 0x%llx that cannot be emulated", v->id,
 		       (unsigned long long)run->arm_nisv.fault_ipa);
 		break;

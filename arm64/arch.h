@@ -15,6 +15,8 @@ struct arch_vm {
 	int gic_fd;
 	int its_fd;
 	u32 psci_version; /* PSCI_VER() KVM implements for the vCPUs */
+	bool nisv_abort;  /* undecodable MMIO accesses exit to us; we inject a data abort */
+	u32 nisv_reported;
 };
 
 /* false where KVM cannot run arm64 guests: the VM is then "dry" (DT dumps only). */
@@ -31,5 +33,12 @@ int arch_set_boot_regs(struct vm *vm, struct vcpu *v, u64 pc, u64 x0);
 int arch_irq_line(struct vm *vm, u32 spi, bool level);
 /* Log a one-line description of a vCPU's PC etc. (debug aid after faults). */
 void arch_vcpu_dump(struct vcpu *v);
+/*
+ * The guest made an MMIO access KVM cannot decode (no valid syndrome: a
+ * load/store pair, a writeback addressing mode) at @ipa: give the guest a
+ * synchronous external abort, as hardware does for a bad device access.
+ * -errno if this KVM cannot inject one (the VM must stop then).
+ */
+int arch_vcpu_reject_access(struct vcpu *v, u64 ipa);
 
 #endif

@@ -73,3 +73,10 @@ void arch_vcpu_dump(struct vcpu *v)
 {
 	(void)v;
 }
+
+int arch_vcpu_reject_access(struct vcpu *v, u64 ipa)
+{
+	(void)v;
+	(void)ipa;
+	return -ENOSYS;
+}

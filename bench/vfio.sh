@@ -78,8 +78,8 @@ e2e_boot_l1 "$log" 3 "$work/l1.cpio"
 [ "$E2E_QEMU_RC" -eq 0 ] || { echo "bench-vfio: QEMU exited $E2E_QEMU_RC"; e2e_tail "$log" 30; }
 # Per case: how coho mapped BAR2 (from --debug), then L2's two measurements.
 awk '
-	/COHO-L1 begin case=/ { split($3, c, "="); cs = c[2]; how = "?" }
-	/vfio .*: BAR2 .*: policy / { how = ($0 ~ /, mapped/) ? "mapped" : "trapped" }
+	/COHO-L1 begin case=/ { split($3, c, "="); cs = c[2] }
+	/vfio .*: BAR2 .*: policy / { h[cs] = ($0 ~ /, mapped/) ? "mapped" : "trapped" }
 	/BENCH-VFIO map=/ {
 		m = ""; w = ""; r = ""
 		for (i = 1; i <= NF; i++) {
@@ -88,7 +88,6 @@ awk '
 			if ($i ~ /^read_MBps=/) r = substr($i, 11)
 		}
 		res[cs] = res[cs] sprintf("  %-13s write %8s MB/s  read %8s MB/s", m, w, r)
-		h[cs] = how
 	}
 	END {
 		for (k in res) printf "%-6s BAR2 %-7s%s\n", k, h[k], res[k] | "sort"

@@ -21,106 +21,35 @@ static int region_info(struct vfio_dev *v, u32 index, struct vfio_region_info *r
 }
 
 /*
- * The mmappable areas of region @index: its sparse-mmap capability if it
- * has one, else the whole region. Areas are clipped to @size and to the
- * array; those that are not page aligned are dropped (they stay trapped).
+ * The mmappable areas of region @index (vfio/bar-areas.c decides), in
+ * b->area. An error leaves none: the BAR is then trapped.
  */
 static void region_areas(struct vfio_dev *v, u32 index, u64 size, struct vfio_pci_bar *b)
 {
-	u64 page = (u64)sysconf(_SC_PAGESIZE);
-	struct vfio_region_info *ri;
-	u32 argsz = sizeof(*ri), off;
+	struct vfio_region_info *ri = NULL;
+	u32 argsz = sizeof(*ri);
 
 	b->nr_areas = 0;
+	/* Twice at most: the first answer says how much room the capabilities need. */
 	for (int tries = 0; tries < 2; tries++) {
+		free(ri);
 		ri = calloc(1, argsz);
 		if (!ri)
 			return;
 		ri->argsz = argsz;
 		ri->index = index;
-		if (ioctl(v->fd, VFIO_DEVICE_GET_REGION_INFO, ri) < 0) {
-			free(ri);
-			return;
+		if (ioctl(v->fd, VFIO_DEVICE_GET_REGION_INFO, ri) < 0)
+			break;
+		if (ri->argsz <= argsz) {
+			b->nr_areas = vfio_region_areas(ri, argsz, size, (u64)sysconf(_SC_PAGESIZE),
+							b->area, VFIO_BAR_AREAS);
+			break;
 		}
-		if (ri->argsz <= argsz || ri->argsz > 65536)
+		if (ri->argsz > 65536)
 			break;
 		argsz = ri->argsz;
-		free(ri);
-		ri = NULL;
-	}
-	if (!ri)
-		return;
-	if (!(ri->flags & VFIO_REGION_INFO_FLAG_CAPS) || ri->cap_offset < sizeof(*ri)) {
-		b->area[b->nr_areas++] = (struct vfio_bar_area){ .off = 0, .size = size };
-		goto out;
-	}
-	/* Walk the capability chain; every offset is checked against argsz. */
-	off = ri->cap_offset;
-	for (int n = 0; n < 32 && off >= sizeof(*ri) &&
-			off + sizeof(struct vfio_info_cap_header) <= ri->argsz && off <= argsz;
-	     n++) {
-		struct vfio_info_cap_header *h = (void *)((u8 *)ri + off);
-
-		if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP &&
-		    off + sizeof(struct vfio_region_info_cap_sparse_mmap) <= argsz) {
-			struct vfio_region_info_cap_sparse_mmap *s = (void *)h;
-			u64 room = (argsz - off - sizeof(*s)) / sizeof(s->areas[0]);
-
-			for (u32 i = 0; i < s->nr_areas && i < room && b->nr_areas < VFIO_BAR_AREAS;
-			     i++) {
-				u64 ao = s->areas[i].offset, as = s->areas[i].size;
-
-				if (!as || ao >= size || as > size - ao || (ao | as) & (page - 1))
-					continue;
-				b->area[b->nr_areas++] =
-				    (struct vfio_bar_area){ .off = ao, .size = as };
-			}
-			goto out;
-		}
-		if (!h->next || h->next <= off)
-			break;
-		off = h->next;
-	}
-	b->area[b->nr_areas++] = (struct vfio_bar_area){ .off = 0, .size = size };
-out:
-	/* A region smaller than a page cannot be a memory slot. */
-	for (u32 i = 0; i < b->nr_areas; i++) {
-		if ((b->area[i].off | b->area[i].size) & (page - 1)) {
-			b->area[i] = b->area[--b->nr_areas];
-			i--;
-		}
 	}
 	free(ri);
-}
-
-/* Remove [hs, he) (page-rounded outward) from the BAR's areas: it must be trapped. */
-static void areas_punch(struct vfio_pci_bar *b, u64 hs, u64 he)
-{
-	u64 page = (u64)sysconf(_SC_PAGESIZE);
-
-	hs &= ~(page - 1);
-	he = (he + page - 1) & ~(page - 1);
-	for (u32 i = 0; i < b->nr_areas; i++) {
-		struct vfio_bar_area *a = &b->area[i];
-		u64 as = a->off, ae = a->off + a->size;
-
-		if (he <= as || hs >= ae)
-			continue;
-		if (hs > as && he < ae && b->nr_areas < VFIO_BAR_AREAS) {
-			/* The hole splits the area. */
-			b->area[b->nr_areas++] =
-			    (struct vfio_bar_area){ .off = he, .size = ae - he };
-			a->size = hs - as;
-		} else if (hs > as) {
-			a->size = hs - as;
-		} else if (he < ae) {
-			a->off = he;
-			a->size = ae - he;
-		} else {
-			*a = b->area[--b->nr_areas];
-			i--;
-		}
-	}
 }
 
 /*
@@ -177,6 +106,10 @@ static void bars_remap(struct vfio_pci *p)
 				continue;
 			slot = vm_map_device(p->vm, addr + a->off, a->size, a->hva);
 			if (slot < 0) {
+				/* Once per area: the guest chooses how often it moves a BAR. */
+				if (a->warned)
+					continue;
+				a->warned = true;
 				pr_warn("--vfio-pci %s: BAR%d at 0x%llx: no memory slot (%s); its "
 					"accesses are trapped",
 					p->v->bdf, i, (unsigned long long)(addr + a->off),
@@ -389,10 +322,15 @@ int vfio_pci_init(struct vfio_pci *p, struct vfio_dev *v, struct vm *vm, struct 
 			continue;
 		/* MSI-X table and PBA stay trapped: the guest programs our copy. */
 		if (p->has_msix && p->msix.bar == i && p->bar[i].nr_areas) {
-			areas_punch(&p->bar[i], p->msix.table_off,
-				    p->msix.table_off + (u64)p->msix.nvec * 16);
-			areas_punch(&p->bar[i], p->msix.pba_off,
-				    p->msix.pba_off + ((u64)p->msix.nvec + 63) / 64 * 8);
+			u64 page = (u64)sysconf(_SC_PAGESIZE);
+			struct vfio_pci_bar *b = &p->bar[i];
+
+			b->nr_areas = vfio_areas_punch(
+			    b->area, b->nr_areas, VFIO_BAR_AREAS, p->msix.table_off,
+			    p->msix.table_off + (u64)p->msix.nvec * 16, page);
+			b->nr_areas = vfio_areas_punch(
+			    b->area, b->nr_areas, VFIO_BAR_AREAS, p->msix.pba_off,
+			    p->msix.pba_off + ((u64)p->msix.nvec + 63) / 64 * 8, page);
 			p->bar[i].msix_only = !p->bar[i].nr_areas;
 		}
 		bar_map(p, i, vc->bar[i], caps);

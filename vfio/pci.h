@@ -8,6 +8,7 @@
 #include "hw/pci-msix.h"
 #include "hw/pci.h"
 #include "region_map.h"
+#include "vfio/bar-areas.h"
 #include "vfio/vfio.h"
 #include "vm.h"
 
@@ -28,13 +29,6 @@
  */
 
 #define VFIO_BAR_AREAS 8
-
-struct vfio_bar_area {
-	u64 off, size; /* page-aligned part of the BAR */
-	void *hva;     /* its mmap */
-	int slot;      /* KVM memory slot, 0: not in the guest */
-	u64 gpa;
-};
 
 struct vfio_pci_bar {
 	u64 region_off; /* offset of the region in the device fd */

@@ -28,6 +28,41 @@ int arch_vm_type(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Without this, KVM_RUN fails with ENOSYS when the guest touches emulated
+ * MMIO with an instruction that leaves no syndrome (ARM ARM: ESR_ELx.ISV is
+ * 0 for load/store pair and writeback forms), and the VMM could only stop:
+ * a guest could end itself that way, or a guest process with a mapped BAR.
+ */
+static void enable_nisv(struct vm *vm)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
+
+	if (vm->arch.nisv_abort ||
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_NISV_TO_USER) <= 0 ||
+	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_INJECT_EXT_DABT) <= 0)
+		return;
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) == 0)
+		vm->arch.nisv_abort = true;
+}
+
+int arch_vcpu_reject_access(struct vcpu *v, u64 ipa)
+{
+	struct kvm_vcpu_events ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.exception.ext_dabt_pending = 1;
+	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	/* The guest chooses how often; say it a few times, then only count. */
+	if (__atomic_fetch_add(&v->vm->arch.nisv_reported, 1, __ATOMIC_RELAXED) < 3)
+		pr_warn("vCPU %u: guest MMIO access at 0x%llx that cannot be decoded (e.g. a "
+			"load/store "
+			"pair): external data abort injected",
+			v->id, (unsigned long long)ipa);
+	return 0;
+}
+
 static int vcpu_get_reg(struct vcpu *v, u64 id, u64 *val)
 {
 	struct kvm_one_reg reg = { .id = id, .addr = (u64)(uintptr_t)val };
@@ -48,6 +83,7 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *v)
 	u64 psci;
 	int ret;
 
+	enable_nisv(vm);
 	memset(&init, 0, sizeof(init));
 	if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &init) < 0) {
 		ret = -errno;

@@ -90,7 +90,7 @@ edu_irqs() {
 # words sampled every 1 KiB over them with devmem ("0x%08x" lines, in case
 # the resource file cannot be read), then write MARK at 64 KiB.
 ivshmem_probe() {
-	local d=$1 mark=$2 a flags n sha i w wc via moff
+	local d=$1 mark=$2 a flags i w wc via moff f
 	# Where MARK goes: 64 KiB unless the case asks for another page (coho_e2e_shm_page=N).
 	moff=$(sed -n 's/.*coho_e2e_shm_page=\([0-9]*\).*/\1/p' /proc/cmdline)
 	moff=$((${moff:-16} * 4096))
@@ -103,10 +103,13 @@ ivshmem_probe() {
 	if [ -e "$d/resource2_wc" ]; then wc=yes; else wc=no; fi
 	# IORESOURCE_PREFETCH 0x2000, IORESOURCE_MEM_64 0x100000
 	say "ivshmem bar2=$a flags=$flags prefetch=$([ $((flags & 0x2000)) -ne 0 ] && echo yes || echo no) mem64=$([ $((flags & 0x100000)) -ne 0 ] && echo yes || echo no) wc=$wc size=$(($(pci_res "$d" 2 2) - a + 1))"
-	dd if="$d/resource2" of=/tmp/ivshmem.bin bs=4096 count=16 2>/tmp/ivshmem.err
-	n=$(wc -c </tmp/ivshmem.bin)
-	sha=$(sha256sum </tmp/ivshmem.bin | cut -d' ' -f1)
-	say "ivshmem-dd bytes=$n sha=$sha err=$(grep -v records /tmp/ivshmem.err | head -n 1)"
+	# The first 64 KiB through both sysfs mappings: resource2 (L2 maps it
+	# uncached) and resource2_wc (write-combining), 32-bit loads (pcitool read).
+	for f in resource2 resource2_wc; do
+		[ -e "$d/$f" ] || continue
+		pcitool read "$d/$f" 0 65536 >/tmp/ivshmem.bin 2>/tmp/ivshmem.err
+		say "ivshmem-read map=$f bytes=$(wc -c </tmp/ivshmem.bin) sha=$(sha256sum </tmp/ivshmem.bin | cut -d' ' -f1) err=$(head -n 1 /tmp/ivshmem.err)"
+	done
 	rm -f /tmp/ivshmem.bin /tmp/ivshmem.err
 	i=0
 	while [ $i -lt 64 ]; do
@@ -125,6 +128,14 @@ ivshmem_probe() {
 		done
 	fi
 	say "ivshmem-write via=$via mark=$mark readback=$(rd $((a + moff)))"
+	# MARK-wc one page further, written through resource2_wc.
+	if [ -e "$d/resource2_wc" ]; then
+		say "ivshmem-wc-write $(printf '%s' "$mark-wc" | pcitool write "$d/resource2_wc" $((moff + 4096)) 256 2>&1)"
+	fi
+	# A load pair on BAR0 (256 bytes: always trapped): the VMM cannot decode
+	# it and must abort this process (SIGBUS, 135), not stop the guest.
+	pcitool ldp "$d/resource0" >/tmp/ldp.out 2>&1
+	say "ivshmem-ldp rc=$? $(tr '\n' ' ' </tmp/ldp.out)"
 }
 
 # pci_report MARK: every PCI device, edu and ivshmem probed, the PCI host

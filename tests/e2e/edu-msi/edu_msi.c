@@ -16,11 +16,11 @@
 #include <linux/pci.h>
 #include <linux/wait.h>
 
-#define EDU_ID			0x00
-#define EDU_IRQ_STATUS		0x24
-#define EDU_IRQ_RAISE		0x60
-#define EDU_IRQ_ACK		0x64
-#define EDU_ID_VALUE		0x010000ed
+#define EDU_ID	       0x00
+#define EDU_IRQ_STATUS 0x24
+#define EDU_IRQ_RAISE  0x60
+#define EDU_IRQ_ACK    0x64
+#define EDU_ID_VALUE   0x010000ed
 
 static unsigned int rounds = 10;
 module_param(rounds, uint, 0444);
@@ -28,8 +28,8 @@ MODULE_PARM_DESC(rounds, "number of interrupts to raise (default 10)");
 
 struct edu {
 	void __iomem *bar;
-	atomic_t count;		/* handler invocations */
-	u32 status;		/* status the last invocation read */
+	atomic_t count; /* handler invocations */
+	u32 status;	/* status the last invocation read */
 	wait_queue_head_t wq;
 };
 
@@ -74,16 +74,14 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	devid = ioread32(edu->bar + EDU_ID);
 	if (devid != EDU_ID_VALUE) {
-		pr_err("edu-msi: BAR0+0x00 reads %#010x, expected %#010x\n",
-		       devid, EDU_ID_VALUE);
+		pr_err("edu-msi: BAR0+0x00 reads %#010x, expected %#010x\n", devid, EDU_ID_VALUE);
 		ret = -ENODEV;
 		goto fail;
 	}
 
 	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
 	if (ret < 0) {
-		pr_err("edu-msi: no MSI vector (%d); not falling back to INTx\n",
-		       ret);
+		pr_err("edu-msi: no MSI vector (%d); not falling back to INTx\n", ret);
 		goto fail;
 	}
 	irq = pci_irq_vector(pdev, 0);
@@ -99,24 +97,22 @@ static int edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		u32 val = i + 1;
 
 		iowrite32(val, edu->bar + EDU_IRQ_RAISE);
-		if (!wait_event_timeout(edu->wq,
-					atomic_read(&edu->count) != before, HZ)) {
+		if (!wait_event_timeout(edu->wq, atomic_read(&edu->count) != before, HZ)) {
 			pr_err("edu-msi: round %u: no interrupt within 1 s\n", i);
 			bad++;
 			continue;
 		}
 		if (READ_ONCE(edu->status) != val) {
-			pr_err("edu-msi: round %u: status %#x, expected %#x\n",
-			       i, READ_ONCE(edu->status), val);
+			pr_err("edu-msi: round %u: status %#x, expected %#x\n", i,
+			       READ_ONCE(edu->status), val);
 			bad++;
 		}
-		if (wait_event_timeout(edu->wq,
-				       atomic_read(&edu->count) - before > 1,
+		if (wait_event_timeout(edu->wq, atomic_read(&edu->count) - before > 1,
 				       msecs_to_jiffies(50)))
 			extra += atomic_read(&edu->count) - before - 1;
 	}
-	pr_info("edu-msi: irqs raised=%u delivered=%d extra=%u vector=%d\n",
-		rounds, atomic_read(&edu->count), extra, irq);
+	pr_info("edu-msi: irqs raised=%u delivered=%d extra=%u vector=%d\n", rounds,
+		atomic_read(&edu->count), extra, irq);
 	ok = !bad && !extra && atomic_read(&edu->count) == rounds;
 	pr_info("edu-msi: result=%s\n", ok ? "ok" : "fail");
 	return 0;
@@ -133,10 +129,7 @@ static void edu_remove(struct pci_dev *pdev)
 	pci_free_irq_vectors(pdev);
 }
 
-static const struct pci_device_id edu_ids[] = {
-	{ PCI_DEVICE(0x1234, 0x11e8) },
-	{ }
-};
+static const struct pci_device_id edu_ids[] = { { PCI_DEVICE(0x1234, 0x11e8) }, {} };
 MODULE_DEVICE_TABLE(pci, edu_ids);
 
 static struct pci_driver edu_driver = {
