@@ -61,7 +61,7 @@ ifeq ($(ARCH),arm64)
 else
   CORE_SRCS += arm64/kvm-none.c
 endif
-CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o)
+CORE_OBJS := $(CORE_SRCS:%.c=$(O)/%.o) $(O)/guest/init-blob.o
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TESTS := $(TEST_SRCS:tests/unit/%.c=$(O)/tests/%)
 
@@ -82,6 +82,20 @@ $(O)/libcoho.a: $(CORE_OBJS)
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The default guest's /init (default_guest.c): a static aarch64 program whatever
+# the flavour, embedded in coho as bytes by guest/init-blob.S (.incbin).
+GUEST_CROSS ?= $(if $(filter arm64,$(HOST_ARCH)),,$(or $(CROSS_COMPILE),aarch64-linux-gnu-))
+GUEST_CFLAGS := -std=gnu11 -Os -static -s $(WARN) -D_GNU_SOURCE -ffunction-sections \
+		-fdata-sections -Wl,--gc-sections
+
+$(O)/guest/init: guest/init.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CROSS)gcc $(GUEST_CFLAGS) -o $@ $<
+
+$(O)/guest/init-blob.o: guest/init-blob.S $(O)/guest/init
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCOHO_GUEST_INIT='"$(O)/guest/init"' -c -o $@ $<
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(O)/libcoho.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -119,10 +133,23 @@ check:
 	@bash tests/check.sh
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BIN_DIR)/coho $(DESTDIR)$(PREFIX)/bin/coho
 	ln -sf coho $(DESTDIR)$(PREFIX)/bin/lkvm
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 docs/coho.1 $(DESTDIR)$(MANDIR)/man1/coho.1
+	ln -sf coho.1 $(DESTDIR)$(MANDIR)/man1/lkvm.1
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 scripts/coho.bash-completion $(DESTDIR)$(BASHCOMPDIR)/coho
+	ln -sf coho $(DESTDIR)$(BASHCOMPDIR)/lkvm
+
+# What `make install` puts where, the man page and the shell completion.
+.PHONY: check-install
+check-install: all
+	@MAKE="$(MAKE)" bash tests/cli/install.sh $(BIN_DIR)/coho install
 
 clean:
 	rm -rf build/x86 build/x86-san build/arm64 build/arm64-san coho lkvm

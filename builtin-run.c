@@ -16,6 +16,8 @@
 #include "arm64/layout.h"
 #include "builtin-run.h"
 #include "console_in.h"
+#include "control.h"
+#include "default_guest.h"
 #include "exit_codes.h"
 #include "arm64/board.h"
 #include "net/netopt.h"
@@ -67,6 +69,36 @@ static int opt_cpus(void *value, const char *arg, const char *opt)
 	}
 	o->cpus_set = true;
 	return 0;
+}
+
+static int opt_timeout(void *value, const char *arg, const char *opt)
+{
+	struct vm_config *cfg = value;
+	char *end;
+	double sec;
+
+	errno = 0;
+	sec = strtod(arg, &end);
+	/* At most a year: a script that asks for more has a unit mix-up. */
+	if (end == arg || *end || errno || !(sec > 0) || sec > 366.0 * 24 * 3600) {
+		pr_err("%s: invalid number of seconds '%s' (more than 0, at most a year)", opt,
+		       arg);
+		return -EINVAL;
+	}
+	cfg->timeout_ms = (u64)(sec * 1000.0 + 0.5);
+	if (!cfg->timeout_ms)
+		cfg->timeout_ms = 1;
+	return 0;
+}
+
+static int opt_reboot_limit(void *value, const char *arg, const char *opt)
+{
+	struct vm_config *cfg = value;
+	int ret = parse_u32(arg, 0, 1000000, &cfg->reboot_limit);
+
+	if (ret)
+		pr_err("%s: invalid number of reboots '%s' (0 to 1000000; 0: no limit)", opt, arg);
+	return ret;
 }
 
 static int opt_irqchip(void *value, const char *arg, const char *opt)
@@ -395,6 +427,18 @@ static int opt_console(void *value, const char *arg, const char *opt)
 	  .help = "pass a host PCI device bound to vfio-pci through, on its own host bridge "  \
 	  "(up to 8)", .def = "coherent from the host; bars wc if prefetchable, else uc",      \
 	  .cb = opt_vfio },                                                                    \
+	{ .type = OPT_GROUP, .help = "Run control options:" },                               \
+	{ .type = OPT_CALLBACK, .long_name = "timeout", .value = &(O)->cfg,                  \
+	  .argh = "SECONDS", .help = "stop the guest after SECONDS (decimals allowed) and "     \
+	  "exit with code 7", .def = "none", .cb = opt_timeout },                              \
+	{ .type = OPT_STRING, .long_name = "console-log", .value = &(O)->cfg.console_log,     \
+	  .argh = "FILE", .help = "also write the guest's console output to FILE (written "    \
+	  "through: complete at any exit)" },                                                  \
+	{ .type = OPT_FLAG, .long_name = "no-reboot", .value = &(O)->cfg.no_reboot,           \
+	  .help = "a guest reboot ends coho with exit code 3 instead of rebooting the guest" }, \
+	{ .type = OPT_CALLBACK, .long_name = "reboot-limit", .value = &(O)->cfg,             \
+	  .argh = "N", .help = "guest reboots allowed; one more ends coho with exit code 3",   \
+	  .def = "no limit", .cb = opt_reboot_limit },                                         \
 	{ .type = OPT_GROUP, .help = "Kernel options:" },                                    \
 	{ .type = OPT_STRING,                                                                \
 	  .short_name = 'k',                                                                 \
@@ -488,8 +532,14 @@ static void run_defaults(struct run_opts *o)
 	}
 }
 
-static int run_check_config(const struct vm_config *cfg)
+static int run_check_config(struct vm_config *cfg)
 {
+	if (cfg->name && !control_name_ok(cfg->name)) {
+		pr_err("--name '%s': use letters, digits, '.', '_' and '-' (1 to %d, not starting "
+		       "with '.'): it names the guest's control socket",
+		       cfg->name, CONTROL_NAME_MAX);
+		return -EINVAL;
+	}
 	if (cfg->firmware && cfg->kernel) {
 		pr_err("--firmware and --kernel cannot be combined: the firmware boots on its own");
 		return -EINVAL;
@@ -498,10 +548,9 @@ static int run_check_config(const struct vm_config *cfg)
 		pr_err("--initrd needs a kernel (-k FILE)");
 		return -EINVAL;
 	}
-	if (!cfg->kernel && !cfg->firmware && !cfg->dump_dtb) {
-		pr_err("no kernel given: use -k FILE (or -f FIRMWARE); see coho run --help");
-		return -EINVAL;
-	}
+	/* No kernel: the host's own, with coho's init and the host's / (default_guest.c). */
+	if (!cfg->kernel && !cfg->firmware && !cfg->dump_dtb)
+		return default_guest_setup(cfg, "/");
 	return 0;
 }
 
@@ -536,23 +585,71 @@ static int write_dtb(struct vm *vm, const struct boot_info *bi, const char *path
 	return 0;
 }
 
-/* The main thread's loop: console input and signals, until the VM stops. */
-static void supervise(struct vm *vm, struct console_sink sink, int sigfd, bool tty)
+static u64 now_ns(void)
 {
-	struct console_in con = { .vm = vm, .sink = sink, .tty = tty };
+	struct timespec t;
 
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (u64)t.tv_sec * 1000000000ULL + (u64)t.tv_nsec;
+}
+
+/* How long a panic report may take to print its end line before coho stops the guest. */
+#define PANIC_GRACE_NS (3 * 1000000000ULL)
+
+/*
+ * The next deadline (--timeout, or the end of a panic report's grace) as a
+ * poll() timeout in ms; stops the VM when one has passed. -1: none.
+ */
+static int deadlines(struct vm *vm, u64 timeout_at)
+{
+	u64 now = now_ns(), panic = __atomic_load_n(&vm->panic_ns, __ATOMIC_ACQUIRE), next = 0;
+
+	if (timeout_at && now >= timeout_at) {
+		pr_warn("--timeout: the guest ran for %llu s; stopping it",
+			(unsigned long long)(vm->cfg->timeout_ms / 1000));
+		vm_request_stop(vm, COHO_EXIT_TIMEOUT);
+		return 0;
+	}
+	if (panic && now >= panic + PANIC_GRACE_NS) {
+		pr_debug("guest panic report ended without its end line; stopping");
+		vm_request_stop(vm, COHO_EXIT_PANIC);
+		return 0;
+	}
+	if (timeout_at)
+		next = timeout_at;
+	if (panic && (!next || panic + PANIC_GRACE_NS < next))
+		next = panic + PANIC_GRACE_NS;
+	if (!next)
+		return -1;
+	/* Round up so the wake-up is never early. */
+	return (int)((next - now + 999999) / 1000000 > 60000 ? 60000
+							     : (next - now + 999999) / 1000000);
+}
+
+/* The main thread's loop: console input and signals, until the VM stops. */
+static void supervise(struct vm *vm, struct console_sink sink, int sigfd, bool tty, u64 timeout_at,
+		      struct console_in *con, struct control *ctl)
+{
+	con->vm = vm;
+	con->sink = sink;
+	con->tty = tty;
 	while (!vm_is_stopping(vm)) {
-		struct pollfd fds[3] = {
+		struct pollfd fds[5] = {
 			{ .fd = vm->stop_efd, .events = POLLIN },
 			{ .fd = sigfd, .events = POLLIN },
 			{ .fd = -1, .events = POLLIN },
+			{ .fd = vm->event_efd, .events = POLLIN },
+			{ .fd = ctl->listen_fd, .events = POLLIN },
 		};
-		size_t room = con.eof ? 0 : sink.room(sink.dev);
+		size_t room = con->eof ? 0 : sink.room(sink.dev);
+		int wait = deadlines(vm, timeout_at);
 
+		if (vm_is_stopping(vm))
+			break;
 		/* Read stdin only while the guest's FIFO has room: input is never dropped. */
-		if (!con.eof)
+		if (!con->eof)
 			fds[2].fd = room ? STDIN_FILENO : sink.wake_fd;
-		if (poll(fds, 3, -1) < 0) {
+		if (poll(fds, 5, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			pr_err("poll: %s", strerror(errno));
@@ -567,6 +664,14 @@ static void supervise(struct vm *vm, struct console_sink sink, int sigfd, bool t
 				vm_request_stop(vm, COHO_EXIT_SIGNAL_BASE + (int)si.ssi_signo);
 			}
 		}
+		if (fds[4].revents & POLLIN)
+			control_serve(ctl);
+		if (fds[3].revents & POLLIN) {
+			u64 v;
+
+			if (read(vm->event_efd, &v, sizeof(v)) < 0)
+				pr_debug("event: %s", strerror(errno));
+		}
 		if (fds[2].fd == sink.wake_fd && (fds[2].revents & POLLIN)) {
 			u64 v;
 
@@ -578,9 +683,9 @@ static void supervise(struct vm *vm, struct console_sink sink, int sigfd, bool t
 			    read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
 
 			if (n > 0)
-				console_feed(&con, buf, (size_t)n);
+				console_feed(con, buf, (size_t)n);
 			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-				con.eof = true;
+				con->eof = true;
 		}
 	}
 }
@@ -594,6 +699,109 @@ static u64 elapsed_us(const struct timespec *t0)
 		     ((s64)t.tv_nsec - (s64)t0->tv_nsec) / 1000);
 }
 
+/* What the control socket's requests act on. */
+struct run_control {
+	struct vm *vm;
+	struct board *board;
+};
+
+/* A control socket request (control.h): status, stop, pause, resume, dump, sysrq K. */
+static void control_request_run(void *opaque, const char *req, int fd)
+{
+	struct run_control *rc = opaque;
+	struct vm *vm = rc->vm;
+
+	if (!strcmp(req, "status")) {
+		dprintf(fd, "ok name=%s pid=%d state=%s\n", vm->cfg->name, (int)getpid(),
+			vm->paused ? "paused" : "running");
+	} else if (!strcmp(req, "stop")) {
+		pr_debug("control: stop");
+		vm_request_stop(vm, COHO_EXIT_POWEROFF);
+		dprintf(fd, "ok stopping\n");
+	} else if (!strcmp(req, "pause")) {
+		vm_pause(vm);
+		pr_debug("control: paused");
+		dprintf(fd, "ok paused\n");
+	} else if (!strcmp(req, "resume")) {
+		vm_resume(vm);
+		pr_debug("control: resumed");
+		dprintf(fd, "ok running\n");
+	} else if (!strcmp(req, "dump")) {
+		bool was = vm->paused;
+
+		/* Registers can only be read from a vCPU that is out of KVM_RUN. */
+		if (!was)
+			vm_pause(vm);
+		dprintf(fd, "ok\n");
+		for (u32 i = 0; i < vm->nr_vcpus; i++)
+			arch_vcpu_dump_regs(&vm->vcpus[i], fd);
+		if (!was)
+			vm_resume(vm);
+	} else if (!strncmp(req, "sysrq ", 6) && req[6] > ' ' && req[6] < 0x7f && !req[7]) {
+		int ret = board_console_sysrq(rc->board, (u8)req[6]);
+
+		if (ret)
+			dprintf(fd, "error: the guest's console input is full\n");
+		else
+			dprintf(fd, "ok sysrq %c\n", req[6]);
+	} else {
+		dprintf(fd, "error: unknown request '%.32s'\n", req);
+	}
+}
+
+/* console_out's panic watcher: the guest's kernel printed its panic report. */
+static void on_panic(void *opaque, enum console_panic state)
+{
+	struct vm *vm = opaque;
+	u64 one = 1, zero = 0;
+
+	/* The first line starts the grace period; the end line stops the guest at once. */
+	__atomic_compare_exchange_n(&vm->panic_ns, &zero, now_ns(), false, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+	if (state == CONSOLE_PANIC_COMPLETE) {
+		pr_debug("guest kernel panic report complete: stopping");
+		vm_request_stop(vm, COHO_EXIT_PANIC);
+	} else if (write(vm->event_efd, &one, sizeof(one)) < 0) {
+		pr_debug("event: %s", strerror(errno));
+	}
+}
+
+static bool console_stopping(void *opaque)
+{
+	return vm_is_stopping(opaque);
+}
+
+/*
+ * A guest reboot: devices to power-on state, vCPUs reset, the boot images
+ * loaded again and, because those RAM pages are already mapped at stage 2
+ * (KVM cleans pages to PoC only when it first maps them), cleaned to PoC
+ * again before any vCPU runs.
+ */
+static int reboot_vm(struct vm *vm, struct board *board, struct boot_info *bi, u32 n)
+{
+	struct clean_stats cs;
+	char what[32];
+	int ret;
+
+	board_reset(board);
+	ret = vm_reset_vcpus(vm);
+	if (ret) {
+		pr_err("guest reboot: cannot reset the vCPUs: %s", strerror(-ret));
+		return ret;
+	}
+	range_set_clear(&vm->mem.written);
+	ret = arm64_boot_load(vm, bi);
+	if (ret) {
+		pr_err("guest reboot: cannot load the boot images again");
+		return ret;
+	}
+	snprintf(what, sizeof(what), "reboot %u", n);
+	cache_clean_guest_writes(&vm->mem, &cs);
+	cache_log_stats(&vm->mem, &vm->mem.written, &cs, what);
+	range_set_clear(&vm->mem.written);
+	return 0;
+}
+
 static int run_vm(struct vm_config *cfg)
 {
 	struct timespec t0;
@@ -601,9 +809,14 @@ static int run_vm(struct vm_config *cfg)
 	struct board *board = NULL;
 	struct boot_info bi;
 	struct clean_stats cs;
+	struct console_in con = { 0 };
+	struct control ctl = { .listen_fd = -1 };
+	struct run_control rctl = { .vm = &vm };
 	sigset_t sigs;
-	int ret, sigfd = -1, code;
-	bool tty = false;
+	int ret, sigfd = -1, code, log_fd = -1;
+	bool tty = false, log_created = false;
+	u64 timeout_at = 0;
+	u32 reboots = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = vm_create(&vm, cfg);
@@ -611,6 +824,20 @@ static int run_vm(struct vm_config *cfg)
 		code = ret == -EINVAL ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;
 		goto out_vm;
 	}
+	if (cfg->console_log) {
+		log_created = access(cfg->console_log, F_OK) != 0;
+		log_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (log_fd < 0) {
+			pr_err("--console-log %s: %s", cfg->console_log, strerror(errno));
+			log_created = false;
+			code = COHO_EXIT_USAGE;
+			goto out_vm;
+		}
+	}
+	console_out_init(&vm.console, STDOUT_FILENO, log_fd);
+	vm.console.panic_cb = on_panic;
+	vm.console.stopping = console_stopping;
+	vm.console.opaque = &vm;
 	board = calloc(1, sizeof(*board));
 	ret = board ? board_init(board, &vm) : -ENOMEM;
 	if (ret) {
@@ -622,6 +849,21 @@ static int run_vm(struct vm_config *cfg)
 		goto out_vm;
 	}
 	pr_debug("VM created after %llu us", (unsigned long long)elapsed_us(&t0));
+	/* The control socket (coho list/stop/pause/resume/debug) of a guest that will run. */
+	if (!vm.dry && !cfg->dump_dtb) {
+		const struct control_ops ops = { control_request_run, &rctl };
+
+		rctl.board = board;
+		ret = control_open(&ctl, cfg->name, &ops);
+		/* Two guests of one name would be ambiguous; without a socket it still runs. */
+		if (ret == -EADDRINUSE) {
+			code = COHO_EXIT_USAGE;
+			goto out_vm;
+		}
+		if (ret)
+			pr_warn("no control socket: coho list/stop/pause/resume/debug cannot "
+				"reach this guest");
+	}
 	ret = arm64_boot_load(&vm, &bi);
 	if (ret) {
 		code = COHO_EXIT_USAGE;
@@ -657,22 +899,47 @@ static int run_vm(struct vm_config *cfg)
 		 vm.nr_vcpus, (unsigned long long)(vm.mem.size >> 20), (unsigned long long)bi.entry,
 		 (unsigned long long)bi.dtb_addr, (unsigned long long)elapsed_us(&t0));
 	ret = vm.dry ? 0 : board_start(board);
-	if (!ret)
-		ret = vm_start_vcpus(&vm);
 	if (ret) {
 		code = vm.dry ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;
-		vm_join_vcpus(&vm);
 		goto out_term;
 	}
-	supervise(&vm, board_console_sink(board), sigfd, tty);
-	vm_join_vcpus(&vm);
+	/* --timeout counts from the first boot: reboots do not extend it. */
+	if (cfg->timeout_ms)
+		timeout_at = now_ns() + cfg->timeout_ms * 1000000ULL;
+	for (;;) {
+		ret = vm_start_vcpus(&vm);
+		if (ret) {
+			code = vm.dry ? COHO_EXIT_USAGE : COHO_EXIT_VMM_ERROR;
+			vm_join_vcpus(&vm);
+			goto out_term;
+		}
+		supervise(&vm, board_console_sink(board), sigfd, tty, timeout_at, &con, &ctl);
+		vm_join_vcpus(&vm);
+		code = coho_outcome(vm.exit_code, cfg->no_reboot, cfg->reboot_limit, reboots);
+		if (code != COHO_REBOOT) {
+			if (code == COHO_EXIT_RESET && cfg->no_reboot)
+				pr_debug("guest reboot with --no-reboot: exiting");
+			else if (code == COHO_EXIT_RESET)
+				pr_warn("the guest asked for reboot %u; --reboot-limit is %u: "
+					"stopping it",
+					reboots + 1, cfg->reboot_limit);
+			break;
+		}
+		reboots++;
+		pr_debug("guest reboot %u after %llu us", reboots,
+			 (unsigned long long)elapsed_us(&t0));
+		if (reboot_vm(&vm, board, &bi, reboots)) {
+			code = COHO_EXIT_VMM_ERROR;
+			break;
+		}
+	}
 	board_stop(board);
-	code = vm.exit_code;
-	pr_debug("guest stopped after %llu us, exit code %d", (unsigned long long)elapsed_us(&t0),
-		 code);
+	pr_debug("guest stopped after %llu us, exit code %d, %u reboots",
+		 (unsigned long long)elapsed_us(&t0), code, reboots);
 out_term:
 	term_restore();
 out_vm:
+	control_close(&ctl);
 	if (sigfd >= 0)
 		close(sigfd);
 	/* Devices first: they still use the VM's descriptors to detach. */
@@ -680,6 +947,13 @@ out_vm:
 		board_destroy(board);
 	free(board);
 	vm_destroy(&vm);
+	if (log_fd >= 0) {
+		console_out_destroy(&vm.console);
+		close(log_fd);
+		/* Nothing ran: leave no log file behind that this run created. */
+		if (code == COHO_EXIT_USAGE && log_created)
+			unlink(cfg->console_log);
+	}
 	return code;
 }
 

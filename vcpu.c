@@ -26,13 +26,17 @@ static void vcpu_handle_system_event(struct vcpu *v)
 		pr_debug("vCPU %u: guest powered off", v->id);
 		vm_request_stop(v->vm, COHO_EXIT_POWEROFF);
 		break;
-	case KVM_SYSTEM_EVENT_RESET:
-		pr_debug("vCPU %u: guest asked for a reset", v->id);
-		vm_request_stop(v->vm, COHO_EXIT_RESET);
+	case KVM_SYSTEM_EVENT_RESET: {
+		bool panicked = __atomic_load_n(&v->vm->panic_ns, __ATOMIC_ACQUIRE);
+
+		pr_debug("vCPU %u: guest asked for a reset%s", v->id,
+			 panicked ? " after its panic report" : "");
+		vm_request_stop(v->vm, coho_reset_code(panicked));
 		break;
+	}
 	case KVM_SYSTEM_EVENT_CRASH:
 		pr_info("guest reported a crash (vCPU %u)", v->id);
-		vm_request_stop(v->vm, COHO_EXIT_CRASH);
+		vm_request_stop(v->vm, COHO_EXIT_PANIC);
 		break;
 	default:
 		pr_err("vCPU %u: unknown system event %u", v->id, run->system_event.type);
@@ -92,6 +96,9 @@ void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!vm_is_stopping(vm)) {
+		vcpu_pause_point(v);
+		if (vm_is_stopping(vm))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -160,12 +160,18 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->vm_fd = -1;
 	vm->arch.gic_fd = -1;
 	vm->arch.its_fd = -1;
+	vm->event_efd = -1;
 	vm->dry = !arch_kvm_supported();
 	irq_routes_init(&vm->irq);
 	pthread_mutex_init(&vm->slots_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->max_slots = 32; /* KVM's minimum; KVM_CAP_NR_MEMSLOTS may raise it */
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_efd < 0)
+		return -errno;
+	vm->event_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->event_efd < 0)
 		return -errno;
 
 	if (cfg->ram_size > ARM_RAM_MAX) {
@@ -287,6 +293,99 @@ void vm_request_stop(struct vm *vm, int exit_code)
 	}
 	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
 		pr_debug("stop eventfd: %s", strerror(errno));
+	/* Paused vCPUs wake up to leave. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_reset_vcpus(struct vm *vm)
+{
+	u64 v;
+	int ret;
+
+	if (vm->dry)
+		return -ENOTSUP;
+	/* Every vCPU thread has been joined: nobody reads these now. */
+	while (read(vm->stop_efd, &v, sizeof(v)) == sizeof(v))
+		;
+	vm->exit_code = 0;
+	vm->paused = false;
+	__atomic_store_n(&vm->panic_ns, 0, __ATOMIC_RELEASE);
+	for (u32 i = 0; i < vm->nr_vcpus; i++) {
+		vm->vcpus[i].run->immediate_exit = 0;
+		/* KVM_ARM_VCPU_INIT again: registers to their reset values, secondaries off. */
+		ret = arch_vcpu_init(vm, &vm->vcpus[i]);
+		if (ret)
+			return ret;
+	}
+	ret = arch_irqchip_reset(vm);
+	if (ret)
+		return ret;
+	__atomic_store_n(&vm->stopping, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void kick_vcpus(struct vm *vm)
+{
+	for (u32 i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->run)
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+		if (v->thread_started)
+			pthread_kill(v->thread, SIGUSR1);
+	}
+}
+
+void vm_pause(struct vm *vm)
+{
+	u32 started = 0;
+
+	for (u32 i = 0; i < vm->nr_vcpus; i++)
+		started += vm->vcpus[i].thread_started;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = true;
+	/* Kick until every running vCPU thread waits (one may be just entering KVM_RUN). */
+	while (vm->nr_paused < started && !vm_is_stopping(vm)) {
+		struct timespec ts;
+
+		kick_vcpus(vm);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &ts);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vcpu_pause_point(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (!__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_paused++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->paused && !vm_is_stopping(vm))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nr_paused--;
+	/* The pause kick set immediate_exit; a stop request keeps it set. */
+	if (!vm_is_stopping(vm))
+		__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 void vm_join_vcpus(struct vm *vm)
@@ -334,7 +433,12 @@ void vm_destroy(struct vm *vm)
 	mmio_bus_free(&vm->mmio);
 	irq_routes_free(&vm->irq);
 	pthread_mutex_destroy(&vm->slots_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	if (vm->stop_efd >= 0)
 		close(vm->stop_efd);
 	vm->stop_efd = -1;
+	if (vm->event_efd >= 0)
+		close(vm->event_efd);
+	vm->event_efd = -1;
 }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "arm64/arch.h"
+#include "console_out.h"
 #include "guest_mem.h"
 #include "irq.h"
 #include "mmio_bus.h"
@@ -97,8 +98,12 @@ struct vm_config {
 	u32 nr_nets;
 	struct vfio_config vfio[VM_MAX_VFIO];
 	u32 nr_vfio;
-	bool root_9p; /* a -d DIR: its 9p share (tag /dev/root) is the root fs */
-	bool root_ro; /* ... mounted read-only */
+	const char *console_log; /* --console-log FILE */
+	u64 timeout_ms;		 /* --timeout: 0 = none */
+	bool no_reboot;		 /* --no-reboot: a guest reboot ends coho (exit 3) */
+	u32 reboot_limit;	 /* --reboot-limit: 0 = no limit */
+	bool root_9p;		 /* a -d DIR: its 9p share (tag /dev/root) is the root fs */
+	bool root_ro;		 /* ... mounted read-only */
 };
 
 struct kvm_run;
@@ -132,6 +137,7 @@ struct vm {
 	size_t run_size;
 	struct arch_vm arch;
 	struct irq_routes irq;
+	struct console_out console; /* the guest's console output (console_out.h) */
 	struct fdt_hook fdt_hooks[VM_MAX_FDT_HOOKS];
 	u32 nr_fdt_hooks;
 
@@ -140,7 +146,15 @@ struct vm {
 	u64 slots_used[8]; /* bit n: slot n taken */
 	u32 max_slots;
 
+	/* coho pause / resume: vCPU threads wait on pause_cond while paused. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool paused;
+	u32 nr_paused; /* vCPU threads waiting */
+
 	int stop_efd;  /* readable once the VM is stopping */
+	int event_efd; /* wakes the supervisor: something to look at (a panic began) */
+	u64 panic_ns;  /* CLOCK_MONOTONIC when the guest's panic report began; 0: none */
 	int exit_code; /* first stop reason wins */
 	int stopping;  /* atomic */
 };
@@ -154,8 +168,24 @@ int vm_start_vcpus(struct vm *vm);
 /* Ask every vCPU to stop; the first caller's @exit_code is kept. Thread-safe. */
 void vm_request_stop(struct vm *vm, int exit_code);
 bool vm_is_stopping(struct vm *vm);
+/*
+ * Stop every vCPU (they wait in their threads, off KVM_RUN) and return
+ * once all have; resume lets them go on. Devices keep running. For the
+ * control socket (coho pause / resume / debug); the main thread only.
+ */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* In a vCPU thread, before KVM_RUN: wait while the VM is paused. */
+void vcpu_pause_point(struct vcpu *v);
+
 /* Join the vCPU threads (after vm_request_stop). */
 void vm_join_vcpus(struct vm *vm);
+/*
+ * For a guest reboot, after vm_join_vcpus(): every vCPU back to its reset
+ * state, the interrupt controller's ITS emptied, the stop request cleared.
+ * The boot images are loaded again by the caller.
+ */
+int vm_reset_vcpus(struct vm *vm);
 
 /*
  * Map @size bytes of host memory at @hva (a device region the VMM mmapped)

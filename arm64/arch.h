@@ -27,12 +27,16 @@ int arch_vm_type(struct vm *vm);
 int arch_vcpu_init(struct vm *vm, struct vcpu *v);
 /* Create and initialise the in-kernel GIC; after every vCPU exists. */
 int arch_irqchip_create(struct vm *vm);
+/* A guest reboot: the ITS back to its reset state (the GIC itself is reset by the guest). */
+int arch_irqchip_reset(struct vm *vm);
 /* Entry state of the boot vCPU: PC, x0 = DTB, x1-x3 = 0, EL1h, DAIF masked. */
 int arch_set_boot_regs(struct vm *vm, struct vcpu *v, u64 pc, u64 x0);
 /* Drive the level of shared peripheral interrupt @spi. */
 int arch_irq_line(struct vm *vm, u32 spi, bool level);
 /* Log a one-line description of a vCPU's PC etc. (debug aid after faults). */
 void arch_vcpu_dump(struct vcpu *v);
+/* Every general-purpose and the main EL1 system registers of a stopped vCPU, as text to @fd. */
+void arch_vcpu_dump_regs(struct vcpu *v, int fd);
 /*
  * The guest made an MMIO access KVM cannot decode (no valid syndrome: a
  * load/store pair, a writeback addressing mode) at @ipa: give the guest a

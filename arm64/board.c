@@ -139,7 +139,7 @@ static int board_console(struct board *b, struct vm *vm)
 	b->con = calloc(1, sizeof(*b->con));
 	if (!b->con)
 		return -ENOMEM;
-	ret = virtio_console_init(b->con, vm, STDOUT_FILENO);
+	ret = virtio_console_init(b->con, vm, &vm->console);
 	b->con_ready = true;
 	if (ret) {
 		pr_err("cannot create virtio-console: %s", strerror(-ret));
@@ -153,6 +153,20 @@ struct console_sink board_console_sink(struct board *b)
 	if (b->con_ready && b->con)
 		return virtio_console_sink(b->con);
 	return uart8250_console_sink(&b->uart);
+}
+
+int board_console_sysrq(struct board *b, u8 key)
+{
+	/* hvc (virtio console): Ctrl-O then the key; a serial console: a break then the key. */
+	if (b->con_ready && b->con) {
+		struct console_sink s = virtio_console_sink(b->con);
+		const u8 seq[2] = { 0x0f, key };
+
+		if (s.room(s.dev) < sizeof(seq))
+			return -ENOSPC;
+		return s.receive(s.dev, seq, sizeof(seq)) == sizeof(seq) ? 0 : -ENOSPC;
+	}
+	return uart8250_sysrq(&b->uart, key);
 }
 
 static int board_disks(struct board *b, struct vm *vm)
@@ -335,8 +349,7 @@ int board_init(struct board *b, struct vm *vm)
 		if (ret)
 			return ret;
 	}
-	ret =
-	    uart8250_init(&b->uart, vm, ARM_UART_BASE, ARM_UART_SIZE, ARM_UART_SPI, STDOUT_FILENO);
+	ret = uart8250_init(&b->uart, vm, ARM_UART_BASE, ARM_UART_SIZE, ARM_UART_SPI, &vm->console);
 	if (!ret)
 		ret = pl031_init(&b->rtc, vm, ARM_RTC_BASE);
 	if (ret) {
@@ -386,6 +399,18 @@ void board_stop(struct board *b)
 {
 	if (b->loop_ready)
 		ioloop_stop(&b->loop);
+}
+
+void board_reset(struct board *b)
+{
+	for (u32 i = 0; i < b->nr_vt; i++)
+		if (b->vt[i].mmio)
+			virtio_mmio_reset(b->vt[i].mmio);
+	if (b->virtio_bridge_ready)
+		pci_bridge_reset(&b->virtio_bridge);
+	for (u32 i = 0; i < ARM_PCI_VFIO_BRIDGES; i++)
+		if (b->vfio_bridge_ready[i])
+			pci_bridge_reset(&b->vfio_bridge[i]);
 }
 
 void board_destroy(struct board *b)

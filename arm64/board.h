@@ -69,6 +69,13 @@ struct console_sink board_console_sink(struct board *b);
 /* Start device threads (before the vCPUs) / stop them (after). */
 int board_start(struct board *b);
 void board_stop(struct board *b);
+/*
+ * A guest reboot (vCPUs stopped, device threads running): every device back
+ * to its power-on state, so none keeps using the previous kernel's memory.
+ */
+void board_reset(struct board *b);
+/* Send magic SysRq @key to the guest's console. -ENOSPC if its input is full. */
+int board_console_sysrq(struct board *b, u8 key);
 void board_destroy(struct board *b);
 
 #endif

@@ -7,6 +7,7 @@
  * Aff2 = id >> 12 & 0xff; bit 31 is RES1).
  */
 #include <errno.h>
+#include <stdio.h>
 
 #include "arm64/layout.h"
 #include "util/log.h"
@@ -79,4 +80,15 @@ int arch_vcpu_reject_access(struct vcpu *v, u64 ipa)
 	(void)v;
 	(void)ipa;
 	return -ENOSYS;
+}
+
+int arch_irqchip_reset(struct vm *vm)
+{
+	(void)vm;
+	return 0;
+}
+
+void arch_vcpu_dump_regs(struct vcpu *v, int fd)
+{
+	dprintf(fd, "vCPU %u: no registers without KVM\n", v->id);
 }

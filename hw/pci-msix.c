@@ -199,6 +199,21 @@ bool pci_msix_mmio(struct pci_msix *m, u64 off, u8 *data, u32 len, bool is_write
 	return false;
 }
 
+void pci_msix_reset(struct pci_msix *m)
+{
+	if (!m->vec)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->enabled = false;
+	m->func_masked = false;
+	for (u32 i = 0; i < m->nvec; i++)
+		m->vec[i] = (struct pci_msix_vector){ .masked = true };
+	memset(m->pba, 0, pba_size(m));
+	pthread_mutex_unlock(&m->lock);
+	if (m->changed)
+		m->changed(m, MSIX_ALL_VECTORS, m->opaque);
+}
+
 void pci_msix_cfg_written(struct pci_msix *m, u32 off, u32 len)
 {
 	const u8 *ctrl;

@@ -53,6 +53,12 @@ struct pci_msix {
 int pci_msix_init(struct pci_msix *m, struct pci_dev *d, u16 nvec, int bar, u32 table_off,
 		  u32 pba_off);
 void pci_msix_free(struct pci_msix *m);
+/*
+ * Back to the reset state (Message Control already restored by the caller):
+ * disabled, every vector masked with address and data 0, nothing pending.
+ * Calls changed (0xffff).
+ */
+void pci_msix_reset(struct pci_msix *m);
 /* Handle a BAR access if it falls in the table or the PBA; true if it did. */
 bool pci_msix_mmio(struct pci_msix *m, u64 off, u8 *data, u32 len, bool is_write);
 /* Config-space write hook: call from the device's cfg_written for the capability. */

@@ -119,11 +119,13 @@ void pci_dev_init(struct pci_dev *d, const char *name, u16 vendor, u16 device, u
 {
 	void (*written)(struct pci_dev *, u32, u32) = d->cfg_written;
 	void (*refresh)(struct pci_dev *, u32, u32) = d->cfg_refresh;
+	void (*reset)(struct pci_dev *) = d->reset;
 	void *opaque = d->opaque;
 
 	memset(d, 0, sizeof(*d));
 	d->cfg_written = written;
 	d->cfg_refresh = refresh;
+	d->reset = reset;
 	d->opaque = opaque;
 	d->name = name;
 
@@ -636,9 +638,30 @@ int pci_bridge_add(struct pci_bridge *b, struct pci_dev *d)
 		d->msi_devid = b->cfg.msi_devid_base + d->devfn; /* bus 0: requester ID = devfn */
 		intx_route(d);
 		b->slots[slot] = d;
+		/* What a machine reset returns to: BARs as placed here, everything off. */
+		memcpy(d->cfg_reset, d->cfg, sizeof(d->cfg));
 	}
 	pthread_rwlock_unlock(&b->lock);
 	return r;
+}
+
+void pci_bridge_reset(struct pci_bridge *b)
+{
+	pthread_rwlock_wrlock(&b->lock);
+	for (u32 s = 0; s < PCI_MAX_SLOTS; s++) {
+		struct pci_dev *d = b->slots[s];
+
+		if (!d)
+			continue;
+		memcpy(d->cfg, d->cfg_reset, sizeof(d->cfg));
+		bars_update(d);
+		pthread_mutex_lock(&b->intx_lock);
+		intx_update_locked(b, d);
+		pthread_mutex_unlock(&b->intx_lock);
+		if (d->reset)
+			d->reset(d);
+	}
+	pthread_rwlock_unlock(&b->lock);
 }
 
 void pci_bridge_destroy(struct pci_bridge *b)

@@ -67,7 +67,14 @@ struct pci_dev {
 	 * reads them (bridge lock held for writing, as for cfg_written).
 	 */
 	void (*cfg_refresh)(struct pci_dev *d, u32 off, u32 len);
+	/*
+	 * Optional: a machine reset (guest reboot) restored config space to
+	 * what it was when the function was added; reset the rest of the
+	 * function's state. Bridge lock held for writing.
+	 */
+	void (*reset)(struct pci_dev *d);
 	void *opaque;
+	u8 cfg_reset[PCI_ECAM_FN_SIZE]; /* config space at pci_bridge_add() */
 };
 
 struct pci_bridge_config {
@@ -125,6 +132,12 @@ int pci_bridge_init(struct pci_bridge *b, struct vm *vm, const struct pci_bridge
 /* Put @d in the first free slot and allocate its BARs (naturally aligned). -ENOSPC. */
 int pci_bridge_add(struct pci_bridge *b, struct pci_dev *d);
 void pci_bridge_destroy(struct pci_bridge *b);
+/*
+ * A machine reset: every function's config space back to its state when it
+ * was added (BARs unassigned, decoding and bus mastering off, MSI/MSI-X
+ * disabled, INTx deasserted), then its reset hook.
+ */
+void pci_bridge_reset(struct pci_bridge *b);
 
 /*
  * true if BAR @bar of @d is a memory BAR the guest has placed (memory

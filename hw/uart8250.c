@@ -35,6 +35,7 @@ enum {
 #define MCR_OUT2     0x08
 #define MCR_LOOP     0x10
 #define LSR_DR	     0x01
+#define LSR_BI	     0x10 /* the byte at the FIFO's head is a break */
 #define LSR_THRE     0x20
 #define LSR_TEMT     0x40
 #define MSR_CTS	     0x10
@@ -57,6 +58,7 @@ static void uart_rx_push(struct uart8250 *u, u8 c)
 {
 	if (u->rx_count < UART8250_RX_SIZE) {
 		u->rx[(u->rx_head + u->rx_count) % UART8250_RX_SIZE] = c;
+		u->rx_brk[(u->rx_head + u->rx_count) % UART8250_RX_SIZE] = false;
 		u->rx_count++;
 	}
 }
@@ -86,24 +88,7 @@ static void uart_transmit(struct uart8250 *u, u8 c)
 		uart_rx_push(u, c);
 		return;
 	}
-	while (!u->out_broken) {
-		ssize_t n = write(u->out_fd, &c, 1);
-
-		if (n == 1)
-			break;
-		/*
-		 * A reader that stopped reading blocks us here; the stop kick
-		 * interrupts the write, and then the output is given up so the
-		 * vCPU can leave.
-		 */
-		if (n < 0 && errno == EINTR && !vm_is_stopping(u->vm))
-			continue;
-		if (n < 0 && errno == EINTR)
-			break;
-		/* A closed pipe must not take the guest down: drop output from now on. */
-		u->out_broken = true;
-		pr_debug("console output stopped: %s", n < 0 ? strerror(errno) : "short write");
-	}
+	console_out_write(u->out, &c, 1);
 }
 
 static u8 uart_read(struct uart8250 *u, u32 reg)
@@ -138,7 +123,8 @@ static u8 uart_read(struct uart8250 *u, u32 reg)
 		break;
 	case UART_LSR:
 		/* Transmission is instantaneous: the transmitter is always empty. */
-		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
+		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) |
+		    (u->rx_count && u->rx_brk[u->rx_head] ? LSR_BI : 0);
 		break;
 	case UART_MSR:
 		if (u->mcr & MCR_LOOP)
@@ -237,13 +223,14 @@ size_t uart8250_receive(struct uart8250 *u, const u8 *buf, size_t len)
 	return i;
 }
 
-int uart8250_init(struct uart8250 *u, struct vm *vm, u64 base, u64 size, u32 spi, int out_fd)
+int uart8250_init(struct uart8250 *u, struct vm *vm, u64 base, u64 size, u32 spi,
+		  struct console_out *out)
 {
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);
 	u->vm = vm;
 	u->spi = spi;
-	u->out_fd = out_fd;
+	u->out = out;
 	u->mcr = MCR_OUT2;
 	u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->wake_fd < 0)
@@ -275,4 +262,20 @@ struct console_sink uart8250_console_sink(struct uart8250 *u)
 				      .receive = uart_sink_receive,
 				      .wake_fd = u->wake_fd,
 				      .dev = u };
+}
+
+int uart8250_sysrq(struct uart8250 *u, u8 key)
+{
+	int ret = -ENOSPC;
+
+	pthread_mutex_lock(&u->lock);
+	if (UART8250_RX_SIZE - u->rx_count >= 2) {
+		uart_rx_push(u, 0);
+		u->rx_brk[(u->rx_head + u->rx_count - 1) % UART8250_RX_SIZE] = true;
+		uart_rx_push(u, key);
+		uart_update_irq(u);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&u->lock);
+	return ret;
 }

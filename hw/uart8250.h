@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "console_in.h"
+#include "console_out.h"
 #include "util/types.h"
 
 struct vm;
@@ -12,7 +13,7 @@ struct vm;
 #define UART8250_RX_SIZE 4096
 
 /*
- * A 16550A-compatible UART: transmit goes straight to @out_fd (nothing is
+ * A 16550A-compatible UART: transmit goes straight to @out (nothing is
  * buffered, so no output can be lost or reordered at exit); receive is a
  * FIFO filled by the console loop. One level-triggered SPI.
  */
@@ -20,19 +21,20 @@ struct uart8250 {
 	pthread_mutex_t lock;
 	struct vm *vm;
 	u32 spi;
-	int out_fd;
+	struct console_out *out;
 	int wake_fd; /* eventfd: written when a full RX FIFO gains room */
 	u8 rx[UART8250_RX_SIZE];
+	bool rx_brk[UART8250_RX_SIZE]; /* this slot is a break condition (received as 0) */
 	u32 rx_head;
 	u32 rx_count;
 	u8 ier, lcr, mcr, fcr, scr, dll, dlm;
 	bool thre_pending; /* "transmitter holding register empty" interrupt */
 	bool irq_level;
-	bool out_broken; /* output fd failed: stop trying, keep the guest running */
 };
 
 /* Register the UART at @base on the VM's MMIO bus. -errno. */
-int uart8250_init(struct uart8250 *u, struct vm *vm, u64 base, u64 size, u32 spi, int out_fd);
+int uart8250_init(struct uart8250 *u, struct vm *vm, u64 base, u64 size, u32 spi,
+		  struct console_out *out);
 void uart8250_destroy(struct uart8250 *u);
 /* The UART as a console input sink (console.h). */
 struct console_sink uart8250_console_sink(struct uart8250 *u);
@@ -40,5 +42,11 @@ struct console_sink uart8250_console_sink(struct uart8250 *u);
 size_t uart8250_rx_room(struct uart8250 *u);
 /* Queue input for the guest; returns how many bytes were taken. */
 size_t uart8250_receive(struct uart8250 *u, const u8 *buf, size_t len);
+/*
+ * A break condition on the line, then @key: Linux's serial console reads
+ * that as magic SysRq @key (the break is shown as LSR.BI with a 0 byte).
+ * -ENOSPC if the FIFO has no room for both.
+ */
+int uart8250_sysrq(struct uart8250 *u, u8 key);
 
 #endif

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(gcc make qemu-system-arm qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       binutils-aarch64-linux-gnu device-tree-compiler cpio libfdt-dev zlib1g-dev xz-utils
-      clang-format git clang libclang-rt-14-dev)
+      clang-format git clang libclang-rt-14-dev groff-base)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

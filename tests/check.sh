@@ -3,7 +3,7 @@
 # line totalling them. Exits non-zero if any suite failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-suites=(check-format check-unit check-cli check-asan check-fuzz check-arm64-unit check-e2e)
+suites=(check-format check-unit check-cli check-install check-asan check-fuzz check-arm64-unit check-e2e)
 [ -n "${COHO_SUITES:-}" ] && read -r -a suites <<<"$COHO_SUITES"
 jobs=-j$(nproc)
 pass=0 fail=0 bad=()
@@ -15,7 +15,7 @@ for s in "${suites[@]}"; do
 	make --no-print-directory "$jobs" "$s" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	# Suite-level summary lines (per-program lines start with "build/").
-	lines=$(grep -E '^(unit|cli|e2e|format|fuzz)[^:]*: [0-9]+ passed, [0-9]+ failed' "$log")
+	lines=$(grep -E '^(unit|cli|e2e|format|fuzz|install)[^:]*: [0-9]+ passed, [0-9]+ failed' "$log")
 	p=0 f=0
 	if [ -n "$lines" ]; then
 		while read -r l; do

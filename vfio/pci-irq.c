@@ -228,6 +228,15 @@ static void msi_changed(struct pci_msi *m, void *opaque)
 	pthread_mutex_unlock(&p->irq_lock);
 }
 
+void vfio_pci_irq_reset(struct vfio_pci *p)
+{
+	if (p->has_msix)
+		pci_msix_reset(&p->msix); /* calls msix_changed, which syncs */
+	pthread_mutex_lock(&p->irq_lock);
+	irq_sync(p);
+	pthread_mutex_unlock(&p->irq_lock);
+}
+
 void vfio_pci_irq_cfg_written(struct vfio_pci *p, u32 off, u32 len)
 {
 	if (p->has_msi)

@@ -166,6 +166,22 @@ static void vfio_cfg_refresh(struct pci_dev *d, u32 off, u32 len)
 		d->cfg[PCI_STATUS] &= (u8)~PCI_STATUS_INTERRUPT;
 }
 
+/*
+ * A machine reset (guest reboot): config space was restored, so decoding
+ * and bus mastering are off; the device itself is reset too, its memory
+ * slots leave the guest and its interrupts go back to INTx.
+ */
+static void vfio_machine_reset(struct pci_dev *d)
+{
+	struct vfio_pci *p = d->opaque;
+
+	if (p->v->can_reset && ioctl(p->v->fd, VFIO_DEVICE_RESET) < 0)
+		pr_warn("--vfio-pci %s: reset at guest reboot failed: %s", p->v->bdf,
+			strerror(errno));
+	vfio_cfg_written(d, PCI_COMMAND, 2);
+	vfio_pci_irq_reset(p);
+}
+
 static u32 policy_flags(enum bar_attr a, u32 bar_flags)
 {
 	switch (a) {
@@ -308,6 +324,7 @@ int vfio_pci_init(struct vfio_pci *p, struct vfio_dev *v, struct vm *vm, struct 
 	}
 	p->pci.cfg_written = vfio_cfg_written;
 	p->pci.cfg_refresh = vfio_cfg_refresh;
+	p->pci.reset = vfio_machine_reset;
 	p->pci.opaque = p;
 	pci_dev_init(&p->pci, v->bdf, get_le16(hdr + PCI_VENDOR_ID), get_le16(hdr + PCI_DEVICE_ID),
 		     get_le32(hdr + PCI_CLASS_REVISION) >> 8, hdr[PCI_REVISION_ID],

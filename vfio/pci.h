@@ -87,6 +87,8 @@ int vfio_pci_irq_init(struct vfio_pci *p, const u8 *cfg);
 /* Wire INTx once the function has its SPI (after the bridge). */
 int vfio_pci_irq_start(struct vfio_pci *p);
 void vfio_pci_irq_cfg_written(struct vfio_pci *p, u32 off, u32 len);
+/* A machine reset restored config space: MSI/MSI-X off, back to INTx. */
+void vfio_pci_irq_reset(struct vfio_pci *p);
 bool vfio_pci_irq_mmio(struct vfio_pci *p, int bar, u64 off, u8 *data, u32 len, bool is_write);
 void vfio_pci_irq_destroy(struct vfio_pci *p);
 

@@ -59,24 +59,8 @@ again:
 
 static void con_write_out(struct virtio_console *con, const struct vq_elem *e)
 {
-	u32 i;
-
-	for (i = 0; i < e->nout; i++) {
-		const u8 *p = e->out[i].iov_base;
-		size_t left = e->out[i].iov_len;
-
-		while (left) {
-			ssize_t n = write(con->out_fd, p, left);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return; /* a closed output drops the guest's text, as the UART does
-					 */
-			p += n;
-			left -= (size_t)n;
-		}
-	}
+	for (u32 i = 0; i < e->nout; i++)
+		console_out_write(con->out, e->out[i].iov_base, e->out[i].iov_len);
 }
 
 static u32 con_serve_tx(struct virtio_dev *d, struct vq_elem *e)
@@ -138,10 +122,10 @@ struct console_sink virtio_console_sink(struct virtio_console *con)
 				      .dev = con };
 }
 
-int virtio_console_init(struct virtio_console *con, struct vm *vm, int out_fd)
+int virtio_console_init(struct virtio_console *con, struct vm *vm, struct console_out *out)
 {
 	memset(con, 0, sizeof(*con));
-	con->out_fd = out_fd;
+	con->out = out;
 	con->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	con->elem = malloc(sizeof(*con->elem));
 	if (con->wake_fd < 0 || !con->elem)

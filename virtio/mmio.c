@@ -362,6 +362,13 @@ static void mmio_teardown(struct virtio_mmio *m)
 	}
 }
 
+void virtio_mmio_reset(struct virtio_mmio *m)
+{
+	pthread_mutex_lock(&m->vdev->lock);
+	mmio_set_status(m, 0);
+	pthread_mutex_unlock(&m->vdev->lock);
+}
+
 int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vdev, struct vm *vm, u64 base,
 		     u32 spi, struct ioloop *loop)
 {

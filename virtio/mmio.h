@@ -56,5 +56,7 @@ int virtio_mmio_fdt(struct virtio_mmio *m, void *fdt, u32 gic_phandle);
  * stopped). The bus cannot remove the slot: free @m only once no vCPU runs.
  */
 void virtio_mmio_destroy(struct virtio_mmio *m);
+/* A machine reset: the device and its registers as after power-on. */
+void virtio_mmio_reset(struct virtio_mmio *m);
 
 #endif

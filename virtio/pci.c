@@ -241,6 +241,17 @@ static bool field_write(u32 off, u32 len, const u8 *data, u32 fo, u32 fw, u64 *v
 	return true;
 }
 
+/* The transport's side of a device reset (status 0). d->lock held. */
+static void vp_transport_reset(struct virtio_pci *vp)
+{
+	vp_kick_unregister(vp);
+	vp->isr = 0;
+	vp_intx_update(vp);
+	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
+	for (u16 q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vp->queue_vector[q] = VIRTIO_MSI_NO_VECTOR;
+}
+
 static void vp_common_write(struct virtio_pci *vp, u32 off, const u8 *data, u32 len)
 {
 	struct virtio_dev *d = vp->vdev;
@@ -285,12 +296,7 @@ static void vp_common_write(struct virtio_pci *vp, u32 off, const u8 *data, u32 
 			q = vp->queue_select;
 		}
 		if (d->status == 0) {
-			vp_kick_unregister(vp);
-			vp->isr = 0;
-			vp_intx_update(vp);
-			vp->config_vector = VIRTIO_MSI_NO_VECTOR;
-			for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
-				vp->queue_vector[q] = VIRTIO_MSI_NO_VECTOR;
+			vp_transport_reset(vp);
 			q = vp->queue_select;
 		}
 	}
@@ -419,6 +425,22 @@ static void vp_cfg_refresh(struct pci_dev *pd, u32 off, u32 len)
 	}
 }
 
+/* A machine reset: the device as after power-on (bridge lock held for writing). */
+static void vp_machine_reset(struct pci_dev *pd)
+{
+	struct virtio_pci *vp = pd->opaque;
+	struct virtio_dev *d = vp->vdev;
+
+	pthread_mutex_lock(&d->lock);
+	virtio_set_status(d, 0);
+	vp_transport_reset(vp);
+	vp->dfselect = vp->gfselect = 0;
+	vp->queue_select = 0;
+	pthread_mutex_unlock(&d->lock);
+	if (vp->has_msix)
+		pci_msix_reset(&vp->msix);
+}
+
 int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *vdev, struct pci_bridge *bridge,
 		    struct ioloop *loop)
 {
@@ -447,6 +469,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct virtio_dev *vdev, struct pci_b
 		     VIRTIO_PCI_VENDOR, (u16)ops->device_id);
 	pd->opaque = vp;
 	pd->cfg_written = vp_cfg_written;
+	pd->reset = vp_machine_reset;
 	pd->cfg_refresh = vp_cfg_refresh;
 	ret = pci_dev_add_bar(pd, 0, BAR0_SIZE, 0, vp_bar0, vp);
 	if (ret)

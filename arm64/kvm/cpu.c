@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -143,4 +144,43 @@ void arch_vcpu_dump(struct vcpu *v)
 	vcpu_get_reg(v, ARM64_SYS_REG(3, 0, 6, 0, 0), &far);
 	pr_err("vCPU %u: pc=0x%llx pstate=0x%llx far_el1=0x%llx", v->id, (unsigned long long)pc,
 	       (unsigned long long)pstate, (unsigned long long)far);
+}
+
+void arch_vcpu_dump_regs(struct vcpu *v, int fd)
+{
+	static const struct {
+		const char *name;
+		u64 id;
+	} sys[] = {
+		{ "sp_el1", CORE_REG(sp_el1) },
+		{ "elr_el1", CORE_REG(elr_el1) },
+		{ "sctlr_el1", ARM64_SYS_REG(3, 0, 1, 0, 0) },
+		{ "ttbr0_el1", ARM64_SYS_REG(3, 0, 2, 0, 0) },
+		{ "ttbr1_el1", ARM64_SYS_REG(3, 0, 2, 0, 1) },
+		{ "tcr_el1", ARM64_SYS_REG(3, 0, 2, 0, 2) },
+		{ "esr_el1", ARM64_SYS_REG(3, 0, 5, 2, 0) },
+		{ "far_el1", ARM64_SYS_REG(3, 0, 6, 0, 0) },
+		{ "vbar_el1", ARM64_SYS_REG(3, 0, 12, 0, 0) },
+		{ "mpidr_el1", MPIDR_EL1 },
+	};
+	u64 val = 0;
+
+	dprintf(fd, "vCPU %u:\n", v->id);
+	for (int i = 0; i < 31; i++) {
+		val = 0;
+		vcpu_get_reg(v, CORE_REG(regs.regs[i]), &val);
+		dprintf(fd, "  x%-2d 0x%016llx%s", i, (unsigned long long)val,
+			i % 4 == 3 ? "\n" : "");
+	}
+	vcpu_get_reg(v, CORE_REG(regs.sp), &val);
+	dprintf(fd, "  sp  0x%016llx\n", (unsigned long long)val);
+	vcpu_get_reg(v, CORE_REG(regs.pc), &val);
+	dprintf(fd, "  pc 0x%016llx", (unsigned long long)val);
+	vcpu_get_reg(v, CORE_REG(regs.pstate), &val);
+	dprintf(fd, "  pstate 0x%016llx\n", (unsigned long long)val);
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		val = 0;
+		if (vcpu_get_reg(v, sys[i].id, &val) == 0)
+			dprintf(fd, "  %s 0x%016llx\n", sys[i].name, (unsigned long long)val);
+	}
 }

@@ -152,3 +152,21 @@ int arch_irq_line(struct vm *vm, u32 spi, bool level)
 	}
 	return 0;
 }
+
+int arch_irqchip_reset(struct vm *vm)
+{
+	int ret;
+
+	if (vm->arch.its_fd < 0)
+		return 0;
+	/*
+	 * Translation tables, collections and GITS_CTLR back to reset values,
+	 * as a machine reset does: the next kernel programs the ITS afresh and
+	 * must not find the previous kernel's mappings in it.
+	 */
+	ret = gic_set_attr(vm->arch.its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_CTRL_RESET,
+			   NULL);
+	if (ret)
+		pr_err("cannot reset the ITS: %s", strerror(-ret));
+	return ret;
+}

@@ -174,7 +174,26 @@ expect_error gicv2-9-cpus run -k Image -c 9 --irqchip gicv2 --dump-dtb out.dtb
 expect_error bad-irqchip run -k Image --irqchip gicv9
 expect_error bad-console run -k Image --console telnet
 expect_error unknown-command frobnicate
-expect_error later-command list
+expect_error later-command balloon
+# #5's run options and control commands: bad input is refused the same way.
+expect_error bad-timeout run -k Image --timeout 0
+expect_error bad-timeout-text run -k Image --timeout soon
+expect_error bad-reboot-limit run -k Image --reboot-limit -1
+expect_error bad-name run -k Image --name 'a/b'
+expect_error stop-which stop
+expect_error stop-name-and-all stop --name a --all
+expect_error stop-no-such-guest stop --name coho-cli-no-such-guest
+expect_error pause-bad-name pause --name ../x
+expect_error debug-bad-sysrq debug --name a --sysrq ab
+expect_error resume-no-such-guest resume --name coho-cli-no-such-guest
+# --console-log: a file coho created is removed when nothing ran (exit 2).
+rm -f conlog.txt
+"$coho" run -k no-such-kernel --console-log conlog.txt >/dev/null 2>&1 </dev/null
+check "console-log: no file left behind by a run that never started" [ ! -e conlog.txt ]
+"$coho" list >stdout.txt 2>stderr.txt </dev/null
+rc=$?
+check "list: exit 0 and no error (got $rc)" [ "$rc" -eq 0 -a ! -s stderr.txt ]
+check "list: a header line" grep -q '^NAME  *PID  *STATE' stdout.txt
 expect_error help-unknown help frobnicate
 
 "$coho" version >stdout.txt 2>&1

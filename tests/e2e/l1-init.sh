@@ -41,6 +41,140 @@ run_case() {
 	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
 }
 
+# run_stdin_case NAME FILE COMMAND...: run_case with COMMAND's stdin a FIFO
+# that gets FILE once coho's default guest says its shell is on the console,
+# then end of file (bytes sent earlier would be lost: Linux empties the
+# 8250's receive FIFO when it opens the port). FILE /dev/null is COMMAND's
+# stdin itself. COMMAND's stdout is printed when it is done.
+run_stdin_case() {
+	local name="$1" file="$2" pid rc i t0 t1
+	shift 2
+	say "begin case=$name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	if [ "$file" = /dev/null ]; then
+		timeout -s KILL "$CASE_TIMEOUT" "$@" </dev/null >"/tmp/out.$name" 2>"/tmp/stderr.$name"
+		rc=$?
+	else
+		rm -f "/tmp/in.$name"
+		mkfifo "/tmp/in.$name"
+		timeout -s KILL "$CASE_TIMEOUT" "$@" <"/tmp/in.$name" >"/tmp/out.$name" 2>"/tmp/stderr.$name" &
+		pid=$!
+		exec 5>"/tmp/in.$name"
+		i=0
+		while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null &&
+			! grep -q 'shell on the console' "/tmp/out.$name"; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		(cat "$file" >&5) 2>/dev/null
+		exec 5>&-
+		wait $pid
+		rc=$?
+		rm -f "/tmp/in.$name"
+	fi
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	tr -d '\r' <"/tmp/out.$name"
+	echo
+	sed "s/^/COHO-L1 stderr case=$name: /" "/tmp/stderr.$name"
+	tty_check "$name"
+	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
+}
+
+# run_script_case NAME CMD...: as a script or CI job runs coho: stdin from
+# /dev/null, stdout to a file (printed afterwards, so the checks see L2's
+# lines). If the case wrote /tmp/conlog.NAME (--console-log), report whether
+# it holds exactly what coho printed.
+run_script_case() {
+	local name="$1" rc t0 t1 c
+	shift
+	say "begin case=$name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	timeout -s KILL "$CASE_TIMEOUT" "$@" </dev/null >"/tmp/out.$name" 2>"/tmp/stderr.$name"
+	rc=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	cat "/tmp/out.$name"
+	echo
+	sed "s/^/COHO-L1 stderr case=$name: /" "/tmp/stderr.$name"
+	if [ -f "/tmp/conlog.$name" ]; then
+		if cmp -s "/tmp/out.$name" "/tmp/conlog.$name"; then c=yes; else c=no; fi
+		say "console-log case=$name same=$c bytes=$(wc -c <"/tmp/conlog.$name") printed=$(wc -c <"/tmp/out.$name")"
+	fi
+	tty_check "$name"
+	say "case=$name rc=$rc seconds=$(echo "$t1 $t0" | awk '{printf "%.2f", $1 - $2}')"
+}
+
+# ticks FILE: how many "COHO-L2 tick=" lines FILE has.
+ticks() {
+	local n
+	n=$(grep -c '^COHO-L2 tick=' "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# ctl_case NAME COHO_ARGS...: the control commands against a guest running in
+# the background as a script would start it (stdin /dev/null, --name e2e-ctl,
+# L2 counting ticks): coho list, pause (the ticks stall), debug (registers),
+# resume (they go on), a SysRq through the console, stop (exit 0); a wrong
+# name; the socket's and its directory's modes; a stale socket after SIGKILL.
+ctl_case() {
+	local name=$1 i a b c pid dir out
+	shift
+	say "begin case=$name"
+	dir=${XDG_RUNTIME_DIR:-${HOME:-/}/.coho}
+	[ -n "${XDG_RUNTIME_DIR:-}" ] && dir=$XDG_RUNTIME_DIR/coho
+	dir=$(echo "$dir" | sed 's#//*#/#g')
+	out=/tmp/out.$name
+	"$@" --name e2e-ctl </dev/null >"$out" 2>"/tmp/stderr.$name" &
+	pid=$!
+	i=0
+	while [ "$(ticks "$out")" -lt 3 ] && [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	say "ctl-started ticks=$(ticks "$out")"
+	/coho list >/tmp/list.$name 2>&1
+	say "ctl-list rc=$? $(grep -E '^e2e-ctl ' /tmp/list.$name | tr -s ' ')"
+	say "ctl-modes dir=$(stat -c %a "$dir") sock=$(stat -c %a "$dir/e2e-ctl.sock") type=$(stat -c %F "$dir/e2e-ctl.sock" | tr ' ' _)"
+	/coho pause --name e2e-ctl >/dev/null 2>&1
+	say "ctl-pause rc=$?"
+	sleep 0.5
+	a=$(ticks "$out")
+	sleep 2
+	b=$(ticks "$out")
+	/coho list | grep -E '^e2e-ctl ' | tr -s ' ' | sed 's/^/COHO-L1 ctl-list-paused /'
+	/coho debug --name e2e-ctl --dump >/tmp/dump.$name 2>&1
+	say "ctl-dump rc=$? vcpus=$(grep -c '^vCPU ' /tmp/dump.$name) pcs=$(grep -c ' pc 0x' /tmp/dump.$name)"
+	/coho resume --name e2e-ctl >/dev/null 2>&1
+	say "ctl-resume rc=$?"
+	sleep 2
+	c=$(ticks "$out")
+	say "ctl-ticks paused_from=$a paused_to=$b resumed_to=$c"
+	/coho debug --name e2e-ctl --sysrq h >/dev/null 2>&1
+	say "ctl-sysrq rc=$?"
+	sleep 1
+	/coho stop --name no-such-guest >/dev/null 2>/tmp/nosuch.$name
+	say "ctl-nosuch rc=$? err=$(head -n 1 /tmp/nosuch.$name)"
+	/coho stop --name e2e-ctl >/dev/null 2>&1
+	say "ctl-stop rc=$?"
+	wait $pid
+	say "ctl-exit rc=$? sock=$([ -e "$dir/e2e-ctl.sock" ] && echo left || echo gone)"
+	say "ctl-sysrq-seen=$(grep -c 'sysrq: ' "$out")"
+	/coho list >/tmp/list.$name 2>&1
+	say "ctl-list-after lines=$(grep -c -E '^e2e-ctl ' /tmp/list.$name)"
+	# A coho killed with SIGKILL leaves its socket: list removes it, the name is free again.
+	"$@" --name e2e-stale </dev/null >/dev/null 2>&1 &
+	pid=$!
+	i=0
+	while [ ! -S "$dir/e2e-stale.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	say "ctl-stale left=$([ -S "$dir/e2e-stale.sock" ] && echo yes || echo no)"
+	/coho list >/dev/null 2>&1
+	say "ctl-stale after-list=$([ -e "$dir/e2e-stale.sock" ] && echo yes || echo no)"
+	sed "s/^/COHO-L1 stderr case=$name: /" "/tmp/stderr.$name"
+	tty_check "$name"
+	say "case=$name rc=0 seconds=0"
+}
+
 # dump_file NAME FILE: report FILE's first 4 bytes and its base64 dump.
 dump_file() {
 	if [ -f "$2" ]; then

@@ -345,6 +345,41 @@ if [ -n "$net" ]; then
 	timeout 120 nc -l -p 9001 >/dev/null
 	say "net-bye=$?"
 fi
+# coho_e2e_reboot_once: reboot on the first boot, power off on the second.
+# The boot count lives in the first bytes of the disk /dev/vda (RAM does not
+# count: coho reloads the initramfs on reboot).
+if grep -q 'coho_e2e_reboot_once' /proc/cmdline; then
+	mods=/lib/modules/$(uname -r)
+	while read -r m; do insmod "$mods/$m.ko" 2>/dev/null; done <"$mods/order"
+	n=0
+	while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	boots=$(dd if=/dev/vda bs=16 count=1 2>/dev/null | tr -dc 0-9)
+	boots=$((${boots:-0} + 1))
+	printf '%-16s' "$boots" | dd of=/dev/vda bs=16 count=1 conv=notrunc,fsync 2>/dev/null
+	say "boot-count=$boots"
+	if [ "$boots" -lt 2 ]; then
+		say "rebooting"
+		reboot -f
+	fi
+	poweroff -f
+fi
+# coho_e2e_panic: a kernel panic (SysRq c).
+if grep -q 'coho_e2e_panic' /proc/cmdline; then
+	say "panicking"
+	# Let the UART drain first: the panic report would cut into the line.
+	sleep 1
+	echo 1 >/proc/sys/kernel/sysrq
+	echo c >/proc/sysrq-trigger
+fi
+# coho_e2e_ticks: count forever, 10 a second (pause/resume, --timeout).
+if grep -q 'coho_e2e_ticks' /proc/cmdline; then
+	n=0
+	while :; do
+		n=$((n + 1))
+		say "tick=$n"
+		sleep 0.1
+	done
+fi
 # coho_e2e_reboot: ask for a reset instead of a power-off (PSCI SYSTEM_RESET).
 if grep -q 'coho_e2e_reboot' /proc/cmdline; then
 	say "rebooting"

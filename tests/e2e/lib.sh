@@ -216,9 +216,54 @@ e2e_l2_initramfs() {
 	rm -rf "$dir"
 }
 
+# What coho's default guest (no -k) loads from its host's module tree: the
+# virtio-pci transport and 9p, with their dependencies (Debian 12's names).
+E2E_DG_MODULES=(virtio_pci virtio_pci_legacy_dev virtio_pci_modern_dev netfs fscache 9pnet
+		9pnet_virtio 9p)
+
+# e2e_module_tree OUT LIST KERNEL: in OUT/lib/modules/<release>/, the modules
+# named in the array LIST as KERNEL's package has them (compressed or not, at
+# their paths), its modules.builtin, and the modules.dep depmod would write
+# for them (the package has none: depmod makes it on installation), from
+# each module's depends=. Every dependency must be in LIST or built in.
+e2e_module_tree() {
+	local out=$1 k=$3 tree rel m f dep deps line path
+	local -n mods=$2
+	local -A where=()
+	rel=${k##*/vmlinuz-}
+	tree=$(dirname "$(dirname "$k")")/lib/modules/$rel
+	[ -d "$tree" ] || tree=$(dirname "$(dirname "$k")")/usr/lib/modules/$rel
+	[ -d "$tree" ] || e2e_die "no modules for $rel"
+	mkdir -p "$out/lib/modules/$rel"
+	cp "$tree/modules.builtin" "$out/lib/modules/$rel/"
+	for m in "${mods[@]}"; do
+		f=$(cd "$tree" && find kernel \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \) | head -n 1 || true)
+		[ -n "$f" ] || e2e_die "module $m not in $tree"
+		mkdir -p "$out/lib/modules/$rel/$(dirname "$f")"
+		cp "$tree/$f" "$out/lib/modules/$rel/$f"
+		where[${m//-/_}]=$f
+	done
+	: >"$out/lib/modules/$rel/modules.dep"
+	for m in "${mods[@]}"; do
+		path=${where[${m//-/_}]}
+		case $path in
+		*.xz) deps=$(xz -dc "$tree/$path" | tr '\0' '\n' | sed -n 's/^depends=//p' | head -n 1) ;;
+		*.zst) deps=$(zstd -dcq "$tree/$path" | tr '\0' '\n' | sed -n 's/^depends=//p' | head -n 1) ;;
+		*) deps=$(tr '\0' '\n' <"$tree/$path" | sed -n 's/^depends=//p' | head -n 1) ;;
+		esac
+		line="$path:"
+		for dep in ${deps//,/ }; do
+			[ -n "${where[${dep//-/_}]:-}" ] || e2e_die "$m needs $dep, which is not in $2"
+			line+=" ${where[${dep//-/_}]}"
+		done
+		echo "$line" >>"$out/lib/modules/$rel/modules.dep"
+	done
+}
+
 # e2e_l1_initramfs OUT CASES DEST=SRC...: the L1 initramfs, an uncompressed
 # cpio (TCG would spend seconds inflating ~60 MB of kernels), with CASES as
-# /cases.sh and each SRC copied to /DEST. A DEST=@TARGET makes a symlink.
+# /cases.sh and each SRC copied to /DEST. A DEST=@TARGET makes a symlink, a
+# directory SRC is merged into DEST.
 # The modules are those of the array named by $E2E_L1_MODLIST.
 e2e_l1_initramfs() {
 	local out=$1 cases=$2 spec dir dest src
@@ -232,7 +277,13 @@ e2e_l1_initramfs() {
 		mkdir -p "$(dirname "$dest")"
 		case $src in
 		@*) ln -s "${src#@}" "$dest" ;;
-		*) cp "$src" "$dest" ;;
+		*)
+			if [ -d "$src" ]; then
+				mkdir -p "$dest" && cp -a "$src/." "$dest/"
+			else
+				cp "$src" "$dest"
+			fi
+			;;
 		esac
 	done
 	e2e_cpio "$dir" "$out"

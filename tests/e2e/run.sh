@@ -16,7 +16,7 @@
 # asked for. One line per assertion ("ok - ..."/"not ok - ..."), then exactly
 # one "e2e: N passed, M failed" line; exit status 1 on any failure.
 # Logs: tests/out/e2e/logs/. Environment: COHO_CACHE (downloads),
-# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 900), E2E_ONLY=gicv3|gicv2|vfio|vfio-next,
+# E2E_QEMU_TIMEOUT (seconds per QEMU run, default 900), E2E_ONLY=gicv3|gicv2|scripts|vfio|vfio-next,
 # E2E_CASES=ERE (only the cases whose name matches, e.g. 'virtio-net.*').
 
 set -euo pipefail
@@ -132,8 +132,8 @@ cases_gicv3() {
 	ORDER+=(virtio-console-mmio)
 	add_net_case virtio-net-mmio 10.0.4 cohonet4 02:43:4f:48:4f:00 no \
 		--virtio-transport mmio -n tapif=cohonet4,host_ip=10.0.4.1,vhost=1
-	# A guest reset (reboot is not emulated yet): its own exit code, 3.
-	add_case reboot reset /coho run -k /Image "${GUEST[@]}" -p "$(params reboot "quiet coho_e2e_reboot")"
+	# A guest reboot with --no-reboot: coho ends with its own exit code, 3.
+	add_case reboot reset /coho run -k /Image "${GUEST[@]}" --no-reboot -p "$(params reboot "quiet coho_e2e_reboot")"
 	# Console output blocked (stdout a pipe nobody reads): SIGTERM must still stop coho.
 	add_case blocked blocked /blockpipe 100 -- /coho run -k /Image "${GUEST[@]}" \
 		-p "$(params blocked "quiet coho_e2e_flood coho_e2e_hold")"
@@ -141,6 +141,73 @@ cases_gicv3() {
 	echo "run_signal_case sigterm TERM /coho run -k /Image ${GUEST[*]} -p '$(params sigterm "quiet coho_e2e_hold")'" >>"$CASES"
 	KIND[sigterm]=signal
 	ORDER+=(sigterm)
+	cases_default_guest
+}
+
+# The default guest (issue #5): `coho run` with no -k boots L1's own kernel
+# (/boot/vmlinuz-$(uname -r), a link to /Image made here) with coho's embedded
+# init, L1's / read-only over 9p and a shell on the console. L1 gets the
+# guest's modules as a Debian package installs them (lib/modules/RELEASE/
+# kernel/..., modules.dep, modules.builtin). The shell runs on L1's / (busybox).
+# Appends to run_real's files.
+DG_LINE="coho: host / read-only at /, shell on the console (exit or Ctrl-D powers off)"
+cases_default_guest() {
+	local tree cmds
+	e2e_mktemp tree
+	e2e_module_tree "$tree" E2E_DG_MODULES "${E2E_L1_KERNEL:-$COHO_KERNEL}"
+	# What the guest's shell is given once it is up ($T: the echo of a command
+	# line never looks like its output).
+	cmds=$tree/dg-cmds.sh
+	printf '%s\n' 'T=COHO-DG' \
+		'echo $T uname=$(uname -r)' \
+		'echo $T root=$(ls /)' \
+		'touch /x 2>/dev/null && echo $T write=rw || echo $T write=ro' \
+		'echo $T rootmnt=$(awk '"'"'$2 == "/" { print $1, $3, substr($4, 1, 2) }'"'"' /proc/mounts)' \
+		'echo $T 9p-mounts=$(grep -c " 9p " /proc/mounts)' \
+		'echo $T tty=$(tty)' \
+		'poweroff -f' >"$cmds"
+	files+=(lib="$tree/lib" dg-cmds.sh="$cmds")
+	# L1 has no /boot/vmlinuz-* yet: refused, naming the file.
+	add_case default-guest-nokernel default-guest /coho run -c 1 -m 256
+	echo 'mkdir -p /boot && ln -s /Image "/boot/vmlinuz-$(uname -r)"' >>"$CASES"
+	echo "run_stdin_case default-guest /dg-cmds.sh /coho run -c 1 -m 256" >>"$CASES"
+	# stdin /dev/null: the guest's shell reads end of file at once and the guest powers off.
+	echo "run_stdin_case default-guest-devnull /dev/null /coho run -c 1 -m 256" >>"$CASES"
+	KIND[default-guest]=default-guest KIND[default-guest-devnull]=default-guest
+	ORDER+=(default-guest default-guest-devnull)
+}
+
+# expect_default_guest NAME TEXT RC LOG: what the default guest printed.
+expect_default_guest() {
+	local n=$1 t=$2 rc=$3 log=$4 rel errs v
+	rel=$(e2e_value "$(grep -m 1 '^COHO-L1 userspace ' "$log")" kernel)
+	errs=$(printf '%s\n' "$t" | grep "^COHO-L1 stderr case=$n: " || true)
+	case $n in
+	default-guest-nokernel)
+		expect_eq "$n: exit code 2" "$rc" 2
+		expect_eq "$n: exactly one line on stderr, a 'coho: error:'" \
+			"$(printf '%s\n' "$errs" | grep -c "coho: error: ")/$(printf '%s\n' "$errs" | grep -c .)" 1/1
+		check "$n: the error names /boot/vmlinuz-$rel and -k" \
+			bash -c '[[ $1 == *"/boot/vmlinuz-$2:"* && $1 == *"-k FILE"* ]]' _ "$errs" "$rel"
+		return
+		;;
+	esac
+	expect_eq "$n: exit code 0 (the guest powered off)" "$rc" 0
+	expect_eq "$n: nothing on coho's stderr" "$errs" ""
+	check "$n: coho's init says the shell is on the console" has_line "$t" "$DG_LINE"
+	check "$n: no coho-init error" bash -c '! grep -q "coho-init:" <<<"$1"' _ "$t"
+	[ "$n" = default-guest ] || return 0
+	expect_eq "$n: L1's release is the one its module tree is for" "$rel" "$L1_KVER"
+	expect_eq "$n: the guest runs L1's kernel (uname -r)" "$(e2e_value "$t" "COHO-DG uname")" "$rel"
+	v=$(e2e_value "$t" "COHO-DG root")
+	check "$n: / is L1's / (coho, cases.sh and dg-cmds.sh in '$v')" \
+		bash -c '[[ " $1 " == *" coho "* && " $1 " == *" cases.sh "* && " $1 " == *" dg-cmds.sh "* ]]' _ "$v"
+	expect_eq "$n: / is read-only (touch fails)" "$(e2e_value "$t" "COHO-DG write")" ro
+	expect_eq "$n: / is the 9p share hostroot, mounted ro" "$(e2e_value "$t" "COHO-DG rootmnt")" \
+		"hostroot 9p ro"
+	expect_match "$n: a 9p mount in /proc/mounts" "$(e2e_value "$t" "COHO-DG 9p-mounts")" '^[1-9]'
+	expect_eq "$n: the shell's terminal is the console's own device" \
+		"$(e2e_value "$t" "COHO-DG tty")" /dev/ttyS0
 }
 
 # add_net_case NAME NET TAP MAC TAP_STAYS ARGS...: a virtio-net guest at NET.15
@@ -225,6 +292,136 @@ cases_vfio() {
 	echo "run_case vfio-msix /coho run -k /Image ${GUEST[*]} --debug -p '$(params vfio-msix "quiet coho_e2e_virtio")' --vfio-pci \"\$RNG_BDF\"" >>"$CASES"
 	KIND[vfio-msix]=vfio-msix
 	ORDER+=(vfio-msix)
+}
+
+# Cases for scripts and CI (issue #5), each run as a script would: stdin
+# from /dev/null, stdout to a file, exit codes and outcomes checked.
+cases_scripts() {
+	local n
+	sc() { # sc NAME KIND CMD...: a run_script_case line
+		local name=$1 kind=$2 arg line
+		shift 2
+		line="run_script_case $name"
+		for arg; do line+=" $(sq "$arg")"; done
+		echo "$line" >>"$CASES"
+		KIND[$name]=$kind
+		ORDER+=("$name")
+	}
+	sc sc-poweroff sc-poweroff /coho run -k /Image "${GUEST[@]}" \
+		--console-log /tmp/conlog.sc-poweroff -p "$(params sc-poweroff quiet)"
+	# panic=-1: the kernel resets right after its panic report.
+	sc sc-panic sc-panic /coho run -k /Image "${GUEST[@]}" --console-log /tmp/conlog.sc-panic \
+		-p "$(params sc-panic "quiet coho_e2e_panic")"
+	# panic=0: the kernel halts after its report; coho must notice and stop it.
+	sc sc-panic-halt sc-panic /coho run -k /Image "${GUEST[@]}" \
+		--console-log /tmp/conlog.sc-panic-halt \
+		-p "console=ttyS0 panic=0 quiet coho_e2e_panic coho_e2e=$TOKEN-sc-panic-halt"
+	# --timeout 5: the guest is still booting under nested emulation when it expires.
+	sc sc-timeout sc-timeout /coho run -k /Image "${GUEST[@]}" --timeout 5 \
+		-p "$(params sc-timeout "quiet coho_e2e_ticks")"
+	# --timeout 20: L2 is counting in userspace when it expires.
+	sc sc-timeout-ticks sc-timeout /coho run -k /Image "${GUEST[@]}" --timeout 20 \
+		-p "$(params sc-timeout-ticks "quiet coho_e2e_ticks")"
+	sc sc-missing-kernel sc-usage /coho run -k /no-such-kernel "${GUEST[@]}" \
+		--console-log /tmp/conlog.sc-missing-kernel-not-created
+	echo "truncate -s 1M /tmp/bootcount.img" >>"$CASES"
+	sc sc-reboot-once sc-reboot-once /coho run -k /Image "${GUEST[@]}" -d /tmp/bootcount.img \
+		--debug --console-log /tmp/conlog.sc-reboot-once \
+		-p "$(params sc-reboot-once "quiet coho_e2e_reboot_once")"
+	sc sc-reboot-limit sc-reboot-limit /coho run -k /Image "${GUEST[@]}" --reboot-limit 2 \
+		--console-log /tmp/conlog.sc-reboot-limit -p "$(params sc-reboot-limit "quiet coho_e2e_reboot")"
+	echo "say \"conlog-missing-kernel exists=\$([ -e /tmp/conlog.sc-missing-kernel-not-created ] && echo yes || echo no)\"" >>"$CASES"
+	# The control commands, against a guest running in the background.
+	echo "ctl_case sc-control /coho run -k /Image -i /l2.cpio.gz -c 2 -m 256 -p '$(params sc-control "quiet coho_e2e_ticks")'" >>"$CASES"
+	KIND[sc-control]=sc-control
+	ORDER+=(sc-control)
+}
+
+# expect_script NAME TEXT RC LOG: what a cases_scripts case must show.
+expect_script() {
+	local n=$1 t=$2 rc=$3 log=$4 secs conlog
+	secs=$(e2e_value "$(printf '%s\n' "$t" | tail -n 1)" seconds | cut -d' ' -f1)
+	conlog=$(printf '%s\n' "$t" | grep "^COHO-L1 console-log case=$n " | tail -n 1 || true)
+	case ${KIND[$n]} in
+	sc-poweroff)
+		expect_eq "$n: exit code 0 (guest powered off)" "$rc" 0
+		check "$n: L2 reached userspace" has_line "$t" "COHO-L2 userspace"
+		;;
+	sc-panic)
+		expect_eq "$n: exit code 4 (guest panicked)" "$rc" 4
+		check "$n: L2 triggered the panic" has_line "$t" "COHO-L2 panicking"
+		check "$n: the panic report is in what coho printed" has_line "$t" "Kernel panic - not syncing"
+		check "$n: stopped within 30 s" awk -v s="$secs" 'BEGIN { exit !(s < 30) }'
+		;;
+	sc-timeout)
+		local lim=5
+		[ "$n" = sc-timeout ] || lim=20
+		expect_eq "$n: exit code 7 (--timeout $lim)" "$rc" 7
+		[ "$lim" = 5 ] || check "$n: the guest was running (ticks printed)" has_line "$t" "COHO-L2 tick=1"
+		check "$n: stopped after $lim s, within $lim s + 5 s margin (took ${secs}s)" \
+			awk -v s="$secs" -v l="$lim" 'BEGIN { exit !(s >= l && s < l + 5) }'
+		check "$n: one warning says why" has_line "$t" "coho: warning: --timeout: the guest ran for $lim s"
+		;;
+	sc-usage)
+		expect_eq "$n: exit code 2 (missing kernel)" "$rc" 2
+		expect_eq "$n: exactly one error line" \
+			"$(printf '%s\n' "$t" | grep -c "^COHO-L1 stderr case=$n: coho: error:")" 1
+		check "$n: no --console-log file left behind" has_line "$(cat "$log")" "COHO-L1 conlog-missing-kernel exists=no"
+		;;
+	sc-reboot-once)
+		expect_eq "$n: exit code 0 (powered off after one reboot)" "$rc" 0
+		check "$n: first boot counted 1 and rebooted" has_line "$t" "COHO-L2 boot-count=1"
+		check "$n: second boot counted 2" has_line "$t" "COHO-L2 boot-count=2"
+		expect_eq "$n: two boots in the console log (L2 userspace twice)" \
+			"$(printf '%s\n' "$t" | grep -c '^COHO-L2 userspace')" 2
+		check "$n: --debug shows the first cleaning pass" has_line "$t" "clean boot: "
+		check "$n: --debug shows the second cleaning pass (reboot 1)" has_line "$t" "clean reboot 1: "
+		check "$n: the reboot re-cleaned the kernel (tens of MB)" bash -c \
+			'printf "%s\n" "$1" | grep -E "clean reboot 1: [0-9]+ ranges, [0-9]{8,} bytes" -q' _ "$t"
+		;;
+	sc-control)
+		local v
+		v=$(e2e_value "$t" "COHO-L1 ctl-list rc" || true)
+		check "$n: coho list shows the guest by name, with its PID, running" \
+			bash -c 'printf "%s\n" "$1" | grep -Eq "^0 e2e-ctl [0-9]+ running$"' _ "$v"
+		check "$n: coho list shows it paused while paused" has_line "$t" "COHO-L1 ctl-list-paused e2e-ctl"
+		check "$n: ... as paused" bash -c 'printf "%s\n" "$1" | grep -q "ctl-list-paused e2e-ctl [0-9]* paused"' _ "$t"
+		expect_eq "$n: socket directory 0700, socket 0600" \
+			"$(e2e_value "$t" "COHO-L1 ctl-modes dir" | cut -d' ' -f1) $(e2e_value "$t" "COHO-L1 ctl-modes dir" | sed 's/.* sock=\([0-9]*\).*/\1/')" "700 600"
+		for v in pause resume sysrq stop; do
+			expect_eq "$n: coho $v exits 0" "$(e2e_value "$t" "COHO-L1 ctl-$v rc" | cut -d' ' -f1)" 0
+		done
+		v=$(printf '%s\n' "$t" | grep '^COHO-L1 ctl-ticks ' | tail -n 1 || true)
+		local a b c
+		a=$(e2e_value "$v" paused_from | cut -d' ' -f1) b=$(e2e_value "$v" paused_to | cut -d' ' -f1)
+		c=$(e2e_value "$v" resumed_to | cut -d' ' -f1)
+		check "$n: the guest counted before the pause ($a ticks)" [ "${a:-0}" -ge 3 ]
+		expect_eq "$n: paused: no tick in 2 s" "$b" "$a"
+		check "$n: resumed: it counts again ($b -> $c)" [ "${c:-0}" -gt "${b:-0}" ]
+		v=$(printf '%s\n' "$t" | grep '^COHO-L1 ctl-dump ' | tail -n 1 || true)
+		expect_eq "$n: coho debug dumps both vCPUs' registers" \
+			"$(e2e_value "$v" rc | cut -d' ' -f1) $(e2e_value "$v" vcpus | cut -d' ' -f1) $(e2e_value "$v" pcs | cut -d' ' -f1)" "0 2 2"
+		check "$n: the SysRq key reached the guest's kernel (sysrq: in its output)" \
+			bash -c '[ "$(printf "%s\n" "$1" | sed -n "s/^COHO-L1 ctl-sysrq-seen=//p")" -ge 1 ]' _ "$t"
+		v=$(printf '%s\n' "$t" | grep '^COHO-L1 ctl-nosuch ' | tail -n 1 || true)
+		expect_eq "$n: a wrong name: exit 2" "$(e2e_value "$v" rc | cut -d' ' -f1)" 2
+		check "$n: ... with one error naming it" has_line "$v" "coho: error: stop: no guest named no-such-guest is running"
+		expect_eq "$n: coho stop ends the guest: coho exits 0, its socket is gone" \
+			"$(e2e_value "$t" "COHO-L1 ctl-exit rc")" "0 sock=gone"
+		expect_eq "$n: coho list no longer shows it" "$(e2e_value "$t" "COHO-L1 ctl-list-after lines")" 0
+		expect_eq "$n: SIGKILL leaves a stale socket" "$(e2e_value "$t" "COHO-L1 ctl-stale left")" yes
+		expect_eq "$n: coho list removes the stale socket" "$(e2e_value "$t" "COHO-L1 ctl-stale after-list")" no
+		;;
+	sc-reboot-limit)
+		expect_eq "$n: exit code 3 (reboot limit)" "$rc" 3
+		expect_eq "$n: three boots: the first and 2 reboots" \
+			"$(printf '%s\n' "$t" | grep -c '^COHO-L2 rebooting')" 3
+		check "$n: one warning names the limit" has_line "$t" "--reboot-limit is 2"
+		;;
+	esac
+	if [ -n "$conlog" ]; then
+		expect_eq "$n: --console-log holds exactly what coho printed" "$(e2e_value "$conlog" same | cut -d' ' -f1)" yes
+	fi
 }
 
 # vfio_shm FILE: the ivshmem backing file, 1 MiB with 64 KiB of random bytes
@@ -312,11 +509,11 @@ expect_dtb() {
 	done
 }
 
-# expect_reset NAME TEXT RC: the guest rebooted; coho ends with exit code 3.
+# expect_reset NAME TEXT RC: the guest rebooted under --no-reboot; coho ends with exit code 3.
 expect_reset() {
 	local n=$1 t=$2 rc=$3
 	check "$n: L2 reached userspace and asked for a reboot" has_line "$t" "COHO-L2 rebooting"
-	expect_eq "$n: exit code 3 (guest reset)" "$rc" 3
+	expect_eq "$n: exit code 3 (guest reboot with --no-reboot)" "$rc" 3
 }
 
 # expect_blocked NAME TEXT RC: stopped by SIGTERM while its output was blocked.
@@ -734,6 +931,8 @@ check_boot() {
 			expect_eq "$n: exit code 0" "$rc" 0
 			LOG=$log expect_vfio_msix "$n" "$t"
 			;;
+		sc-*) expect_script "$n" "$t" "$rc" "$log" ;;
+		default-guest) expect_default_guest "$n" "$t" "$rc" "$log" ;;
 		esac
 		case ${KIND[$n]}:$n in
 		virtio-blk:*-mmio | 9p:*-mmio | hvc:*-mmio) expect_transport "$n" "$t" mmio ;;
@@ -806,7 +1005,7 @@ run_real() {
 	local vmm=$1 boot gic files work
 	local E2E_L1_MACHINE E2E_L1_MODLIST E2E_L1_QEMU_ARGS E2E_L1_KERNEL
 	e2e_mktemp work
-	for boot in gicv3 gicv2 vfio vfio-next; do
+	for boot in gicv3 gicv2 scripts vfio vfio-next; do
 		[ -z "${E2E_ONLY:-}" ] || [ "$E2E_ONLY" = "$boot" ] || continue
 		CASES=$E2E_OUT/logs/cases-$boot.sh ORDER=()
 		: >"$CASES"
@@ -825,6 +1024,10 @@ run_real() {
 		gicv2)
 			gic=2
 			cases_gicv2
+			;;
+		scripts)
+			gic=3
+			cases_scripts
 			;;
 		vfio)
 			gic=3
@@ -858,6 +1061,7 @@ run_real() {
 			check_boot "L1 GICv2" "$E2E_OUT/logs/l1-gicv2.log" \
 				'arm,(cortex-a15-gic|gic-400|cortex-a9-gic)'
 			;;
+		scripts) check_boot "L1 scripts" "$E2E_OUT/logs/l1-scripts.log" 'arm,gic-v3' ;;
 		vfio) check_boot "L1 VFIO ($L1_KVER)" "$E2E_OUT/logs/l1-vfio.log" 'arm,gic-v3' ;;
 		vfio-next) check_boot "L1 VFIO ($L1_KVER)" "$E2E_OUT/logs/l1-vfio-next.log" 'arm,gic-v3' ;;
 		esac

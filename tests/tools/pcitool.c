@@ -4,7 +4,7 @@
  *
  *   pcitool edu-dma BDF [BYTES]       DMA RAM -> QEMU edu -> RAM, compare
  *   pcitool edu-intx BDF UIODEV N     N edu INTx rounds through uio_pci_generic
- *   pcitool bw FILE SIZE_MIB          write/read bandwidth of a BAR mapping
+ *   pcitool bw FILE SIZE              write/read bandwidth of a BAR mapping (MiB, or NK)
  *   pcitool ldp FILE                  one load pair from a BAR (undecodable if trapped)
  *   pcitool read FILE OFF LEN         LEN bytes of a BAR mapping to stdout (32-bit loads)
  *   pcitool write FILE OFF LEN        up to LEN bytes from stdin into it (32-bit stores)
@@ -48,6 +48,7 @@
  * Static aarch64 build: aarch64-linux-gnu-gcc -static -O2 -o pcitool pcitool.c
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -529,7 +530,7 @@ static void enable_for_resource(const char *file)
 	free(tmp);
 }
 
-static int cmd_bw(const char *file, long mib)
+static int cmd_bw(const char *file, long kib)
 {
 	volatile uint64_t *p;
 	uint64_t sum = 0;
@@ -537,10 +538,10 @@ static int cmd_bw(const char *file, long mib)
 	long wpass = 0, rpass = 0;
 	size_t len, n;
 
-	if (mib <= 0)
-		die("SIZE_MIB must be positive");
+	if (kib <= 0)
+		die("SIZE must be positive");
 	enable_for_resource(file);
-	p = (volatile uint64_t *)map_file(file, &len, (size_t)mib << 20);
+	p = (volatile uint64_t *)map_file(file, &len, (size_t)kib << 10);
 	n = len / 8;
 	if (!n)
 		die("%s: mapping smaller than 8 bytes", file);
@@ -566,7 +567,7 @@ static int cmd_bw(const char *file, long mib)
 	rsec = t - t0;
 	bw_sink = sum;
 
-	printf("pcitool bw file=%s bytes=%zu write_MBps=%.1f read_MBps=%.1f\n", file, n * 8,
+	printf("pcitool bw file=%s bytes=%zu write_MBps=%.3f read_MBps=%.3f\n", file, n * 8,
 	       (double)n * 8 * wpass / wsec / 1e6, (double)n * 8 * rpass / rsec / 1e6);
 	return 0;
 }
@@ -671,7 +672,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: pcitool edu-dma BDF [BYTES]\n"
 			"       pcitool edu-intx BDF UIODEV ROUNDS\n"
-			"       pcitool bw RESOURCE_FILE SIZE_MIB\n"
+			"       pcitool bw RESOURCE_FILE SIZE   (MiB, or KiB with a K suffix)\n"
 			"       pcitool ldp RESOURCE_FILE\n"
 			"       pcitool read RESOURCE_FILE OFFSET LENGTH   (raw bytes to stdout)\n"
 			"       pcitool write RESOURCE_FILE OFFSET LENGTH  (bytes from stdin)\n");
@@ -715,10 +716,13 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "ldp") && argc == 3)
 		return cmd_ldp(argv[2]);
 	if (!strcmp(argv[1], "bw") && argc == 4) {
+		/* SIZE: MiB, or KiB with a K suffix (a trapped BAR is slow: measure less). */
 		n = strtol(argv[3], &end, 0);
+		if (*end == 'K' && !end[1])
+			return cmd_bw(argv[2], n);
 		if (*end)
 			die("bad size '%s'", argv[3]);
-		return cmd_bw(argv[2], n);
+		return cmd_bw(argv[2], n > LONG_MAX >> 10 ? -1 : n << 10);
 	}
 	usage();
 	return 1;

@@ -24,7 +24,8 @@ static void rig_init(struct rig *r, bool tty)
 	r->vm.vm_fd = -1;
 	r->vm.stop_efd = -1;
 	CHECK(pipe2(r->out, O_NONBLOCK) == 0);
-	CHECK(uart8250_init(&r->uart, &r->vm, UART_BASE, 0x1000, 0, r->out[1]) == 0);
+	console_out_init(&r->vm.console, r->out[1], -1);
+	CHECK(uart8250_init(&r->uart, &r->vm, UART_BASE, 0x1000, 0, &r->vm.console) == 0);
 	r->con = (struct console_in){ .vm = &r->vm,
 				      .sink = uart8250_console_sink(&r->uart),
 				      .tty = tty };

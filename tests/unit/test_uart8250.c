@@ -55,7 +55,8 @@ static void setup(void)
 	out_rd = p[0];
 	out_wr = p[1];
 	fcntl(out_rd, F_SETFL, O_NONBLOCK);
-	CHECK_EQ_U64(uart8250_init(&uart, &vm, UB, ARM_UART_SIZE, ARM_UART_SPI, out_wr), 0);
+	console_out_init(&vm.console, out_wr, -1);
+	CHECK_EQ_U64(uart8250_init(&uart, &vm, UB, ARM_UART_SIZE, ARM_UART_SPI, &vm.console), 0);
 }
 
 static void teardown(void)
@@ -431,7 +432,7 @@ static void test_output_closed(void)
 	close(out_rd);
 	out_rd = open("/dev/null", O_RDONLY);
 	wr(THR, 'b');
-	CHECK(uart.out_broken);
+	CHECK(vm.console.out_broken);
 	wr(THR, 'c');
 	CHECK_EQ_U64(rd(LSR), 0x60);
 	wr(IER, 0x02);
