@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,6 +41,15 @@ static bool write_all(struct console_out *c, int fd, const u8 *buf, size_t len)
 		 */
 		if (n < 0 && errno == EINTR && !(c->stopping && c->stopping(c->opaque)))
 			continue;
+		/* An inherited non-blocking stdout: wait for room, as a blocking one would. */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (poll(&p, 1, -1) >= 0 || errno == EINTR) {
+				if (!(c->stopping && c->stopping(c->opaque)))
+					continue;
+			}
+		}
 		return false;
 	}
 	return true;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -14,6 +16,8 @@
 
 /* A client gets this long to send its request line. */
 #define REQUEST_TIMEOUT_MS 1000
+/* ... and a client waits this long for the answer (a paused dump takes a moment). */
+#define REPLY_TIMEOUT_S	   10
 
 bool control_name_ok(const char *name)
 {
@@ -146,20 +150,31 @@ int control_open(struct control *c, const char *name, const struct control_ops *
 	return 0;
 }
 
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 void control_serve(struct control *c)
 {
 	char req[128];
 	size_t got = 0;
+	long long deadline;
 	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	/* One line, bounded in size and time: a silent client cannot hold the VM up. */
+	/* One line, bounded in size and time: a slow client cannot hold the VM up. */
+	deadline = now_ms() + REQUEST_TIMEOUT_MS;
 	while (got < sizeof(req) - 1) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - now_ms();
 		ssize_t n;
 
-		if (poll(&p, 1, REQUEST_TIMEOUT_MS) <= 0)
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		n = read(fd, req + got, sizeof(req) - 1 - got);
 		if (n <= 0)
@@ -186,9 +201,11 @@ void control_close(struct control *c)
 
 int control_request(const char *dir, const char *name, const char *req, char *reply, size_t len)
 {
+	struct timeval tmo = { .tv_sec = REPLY_TIMEOUT_S };
 	struct sockaddr_un sun;
+	char buf[1024];
 	size_t got = 0;
-	int fd;
+	int fd, line;
 
 	if (control_addr(dir, name, &sun))
 		return -ENAMETOOLONG;
@@ -197,7 +214,16 @@ int control_request(const char *dir, const char *name, const char *req, char *re
 		remove_stale(&sun);
 	if (fd < 0)
 		return fd == -ECONNREFUSED ? -ENOENT : fd;
-	if (dprintf(fd, "%s\n", req) < 0) {
+	if (!len) {
+		close(fd);
+		return -EINVAL;
+	}
+	/* A guest's coho that is stopped or stuck must not hang `coho list`. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+	line = snprintf(buf, sizeof(buf), "%s\n", req);
+	if (line < 0 || (size_t)line >= sizeof(buf) ||
+	    send(fd, buf, (size_t)line, MSG_NOSIGNAL) != line) {
 		close(fd);
 		return -EIO;
 	}
@@ -207,6 +233,10 @@ int control_request(const char *dir, const char *name, const char *req, char *re
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
 		if (n <= 0)
 			break;
 		got += (size_t)n;

@@ -24,7 +24,10 @@
 /* A guest name usable as a socket name: [A-Za-z0-9._-], 1-64, not starting with '.'. */
 bool control_name_ok(const char *name);
 
-/* The socket directory into @buf (created if @create). -errno, with one error line. */
+/*
+ * The socket directory into @buf (created if @create). -errno with one error
+ * line, except -ENOENT without @create (no guest has run yet): no message.
+ */
 int control_dir(char *buf, size_t len, bool create);
 
 /* DIR/NAME.sock into @sun. -ENAMETOOLONG if it does not fit. */
@@ -54,7 +57,8 @@ void control_close(struct control *c);
 
 /*
  * Client side: send @req to the guest @name and copy the reply into @reply.
- * -ENOENT if no guest of that name runs (a stale socket is removed).
+ * -ENOENT if no guest of that name runs (a stale socket is removed),
+ * -ETIMEDOUT if it does not answer within 10 s.
  */
 int control_request(const char *dir, const char *name, const char *req, char *reply, size_t len);
 

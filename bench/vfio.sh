@@ -34,14 +34,14 @@ e2e_mktemp work
 # L2: find ivshmem, measure both mappings, power off.
 cat >"$work/init" <<'INIT'
 #!/bin/sh
-# 1 MiB through a memory slot; 32 KiB when coho traps the BAR (every access exits).
-BW_SIZE=1
-grep -q coho_bw_small /proc/cmdline && BW_SIZE=32K
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# 1 MiB through a memory slot; 32 KiB when coho traps the BAR (every access exits).
+BW_SIZE=1
+grep -q coho_bw_small /proc/cmdline && BW_SIZE=32K
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1af4:0x1110 ] || continue
 	for f in resource2 resource2_wc; do

@@ -159,11 +159,19 @@ static void uart_write(struct uart8250 *u, u32 reg, u8 v)
 			if ((v & IER_THRI) && !(u->ier & IER_THRI))
 				u->thre_pending = true;
 			u->ier = v & 0x0f;
+			if (v & IER_RDI)
+				u->rdi_seen = true;
 		}
 		break;
 	case UART_IIR_FCR:
 		u->fcr = v & 0xc9;
-		if (v & FCR_CLEAR_RX) {
+		/*
+		 * Until a driver has enabled the receive interrupt, a FIFO clear
+		 * keeps what is queued: that is input typed (or piped) before
+		 * the guest's driver started, which Linux clears while starting.
+		 * Hardware would lose it; a script feeding coho's stdin would too.
+		 */
+		if ((v & FCR_CLEAR_RX) && u->rdi_seen) {
 			u->rx_head = 0;
 			u->rx_count = 0;
 		}

@@ -30,6 +30,7 @@ struct uart8250 {
 	u8 ier, lcr, mcr, fcr, scr, dll, dlm;
 	bool thre_pending; /* "transmitter holding register empty" interrupt */
 	bool irq_level;
+	bool rdi_seen; /* the guest has enabled the receive interrupt since reset */
 };
 
 /* Register the UART at @base on the VM's MMIO bus. -errno. */

@@ -355,6 +355,25 @@ static void test_rx_full(void)
 	teardown();
 }
 
+/* Input queued before any driver enabled RDI survives the driver's FIFO clear. */
+static void test_typeahead(void)
+{
+	setup();
+	CHECK_EQ_U64(uart8250_receive(&uart, (const u8 *)"ls\n", 3), 3);
+	wr(FCR, 0x07); /* Linux's startup: FIFOs on, both cleared */
+	CHECK_EQ_U64(rd(LSR), 0x61);
+	wr(IER, 0x01);
+	CHECK(uart.irq_level);
+	CHECK_EQ_U64(rd(RBR), 'l');
+	CHECK_EQ_U64(rd(RBR), 's');
+	CHECK_EQ_U64(rd(RBR), '\n');
+	/* Once a driver runs, a clear is a clear again. */
+	uart8250_receive(&uart, (const u8 *)"x", 1);
+	wr(FCR, 0x03);
+	CHECK_EQ_U64(rd(LSR), 0x60);
+	teardown();
+}
+
 static void test_fifo_clear(void)
 {
 	setup();
@@ -442,4 +461,4 @@ static void test_output_closed(void)
 }
 
 TEST_MAIN(test_reset_state, test_transmit, test_receive, test_interrupts, test_dlab, test_loopback,
-	  test_rx_full, test_fifo_clear, test_other_offsets, test_output_closed)
+	  test_rx_full, test_fifo_clear, test_typeahead, test_other_offsets, test_output_closed)
