@@ -719,7 +719,11 @@ static void control_request_run(void *opaque, const char *req, int fd)
 		vm_request_stop(vm, COHO_EXIT_POWEROFF);
 		dprintf(fd, "ok stopping\n");
 	} else if (!strcmp(req, "pause")) {
-		vm_pause(vm);
+		if (vm_pause(vm)) {
+			dprintf(fd, "error: a vCPU did not stop within 2 s (blocked on console "
+				    "output?)\n");
+			return;
+		}
 		pr_debug("control: paused");
 		dprintf(fd, "ok paused\n");
 	} else if (!strcmp(req, "resume")) {
@@ -730,8 +734,10 @@ static void control_request_run(void *opaque, const char *req, int fd)
 		bool was = vm->paused;
 
 		/* Registers can only be read from a vCPU that is out of KVM_RUN. */
-		if (!was)
-			vm_pause(vm);
+		if (!was && vm_pause(vm)) {
+			dprintf(fd, "error: a vCPU did not stop within 2 s\n");
+			return;
+		}
 		dprintf(fd, "ok\n");
 		for (u32 i = 0; i < vm->nr_vcpus; i++)
 			arch_vcpu_dump_regs(&vm->vcpus[i], fd);
@@ -895,6 +901,9 @@ static int run_vm(struct vm_config *cfg)
 		goto out_vm;
 	}
 	tty = term_enter_raw(STDIN_FILENO);
+	/* Scripts' input waits for the guest's driver; a person's does not (Ctrl-A x). */
+	if (tty)
+		board_console_from_tty(board);
 	pr_debug("%u vCPUs, %llu MiB RAM, entry 0x%llx, DTB 0x%llx; ready after %llu us",
 		 vm.nr_vcpus, (unsigned long long)(vm.mem.size >> 20), (unsigned long long)bi.entry,
 		 (unsigned long long)bi.dtb_addr, (unsigned long long)elapsed_us(&t0));

@@ -338,9 +338,10 @@ static void kick_vcpus(struct vm *vm)
 	}
 }
 
-void vm_pause(struct vm *vm)
+int vm_pause(struct vm *vm)
 {
-	u32 started = 0;
+	u32 started = 0, tries = 0;
+	int ret = 0;
 
 	for (u32 i = 0; i < vm->nr_vcpus; i++)
 		started += vm->vcpus[i].thread_started;
@@ -348,6 +349,16 @@ void vm_pause(struct vm *vm)
 	vm->paused = true;
 	/* Kick until every running vCPU thread waits (one may be just entering KVM_RUN). */
 	while (vm->nr_paused < started && !vm_is_stopping(vm)) {
+		/*
+		 * 2 s: a vCPU stuck in a device (console output to a reader that
+		 * stopped reading) must not hang the caller, the main loop.
+		 */
+		if (++tries > 200) {
+			vm->paused = false;
+			pthread_cond_broadcast(&vm->pause_cond);
+			ret = -EBUSY;
+			break;
+		}
 		struct timespec ts;
 
 		kick_vcpus(vm);
@@ -360,6 +371,7 @@ void vm_pause(struct vm *vm)
 		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &ts);
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
+	return ret;
 }
 
 void vm_resume(struct vm *vm)

@@ -173,7 +173,7 @@ bool vm_is_stopping(struct vm *vm);
  * once all have; resume lets them go on. Devices keep running. For the
  * control socket (coho pause / resume / debug); the main thread only.
  */
-void vm_pause(struct vm *vm);
+int vm_pause(struct vm *vm); /* -EBUSY (and not paused) if a vCPU did not stop within 2 s */
 void vm_resume(struct vm *vm);
 /* In a vCPU thread, before KVM_RUN: wait while the VM is paused. */
 void vcpu_pause_point(struct vcpu *v);

@@ -155,6 +155,11 @@ struct console_sink board_console_sink(struct board *b)
 	return uart8250_console_sink(&b->uart);
 }
 
+void board_console_from_tty(struct board *b)
+{
+	uart8250_input_unheld(&b->uart);
+}
+
 int board_console_sysrq(struct board *b, u8 key)
 {
 	/* hvc (virtio console): Ctrl-O then the key; a serial console: a break then the key. */

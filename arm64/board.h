@@ -74,6 +74,8 @@ void board_stop(struct board *b);
  * to its power-on state, so none keeps using the previous kernel's memory.
  */
 void board_reset(struct board *b);
+/* Console input comes from a terminal: the 8250 takes it before a driver is ready. */
+void board_console_from_tty(struct board *b);
 /* Send magic SysRq @key to the guest's console. -ENOSPC if its input is full. */
 int board_console_sysrq(struct board *b, u8 key);
 void board_destroy(struct board *b);

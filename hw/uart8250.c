@@ -82,6 +82,18 @@ static u8 uart_rx_pop(struct uart8250 *u)
 	return c;
 }
 
+/* The guest takes input from now on: let the console loop send what it holds. */
+static void uart_rx_open(struct uart8250 *u)
+{
+	u64 one = 1;
+
+	if (u->rx_open)
+		return;
+	u->rx_open = true;
+	if (u->wake_fd >= 0 && write(u->wake_fd, &one, sizeof(one)) < 0)
+		pr_debug("uart wake: %s", strerror(errno));
+}
+
 static void uart_transmit(struct uart8250 *u, u8 c)
 {
 	if (u->mcr & MCR_LOOP) {
@@ -122,6 +134,8 @@ static u8 uart_read(struct uart8250 *u, u32 reg)
 		v = u->mcr;
 		break;
 	case UART_LSR:
+		if (!u->rx_open && ++u->lsr_polls >= 256)
+			uart_rx_open(u);
 		/* Transmission is instantaneous: the transmitter is always empty. */
 		v = LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0) |
 		    (u->rx_count && u->rx_brk[u->rx_head] ? LSR_BI : 0);
@@ -147,6 +161,7 @@ static void uart_write(struct uart8250 *u, u32 reg, u8 v)
 		if (u->lcr & LCR_DLAB) {
 			u->dll = v;
 		} else {
+			u->lsr_polls = 0;
 			uart_transmit(u, v);
 			u->thre_pending = true;
 		}
@@ -160,18 +175,12 @@ static void uart_write(struct uart8250 *u, u32 reg, u8 v)
 				u->thre_pending = true;
 			u->ier = v & 0x0f;
 			if (v & IER_RDI)
-				u->rdi_seen = true;
+				uart_rx_open(u);
 		}
 		break;
 	case UART_IIR_FCR:
 		u->fcr = v & 0xc9;
-		/*
-		 * Until a driver has enabled the receive interrupt, a FIFO clear
-		 * keeps what is queued: that is input typed (or piped) before
-		 * the guest's driver started, which Linux clears while starting.
-		 * Hardware would lose it; a script feeding coho's stdin would too.
-		 */
-		if ((v & FCR_CLEAR_RX) && u->rdi_seen) {
+		if (v & FCR_CLEAR_RX) {
 			u->rx_head = 0;
 			u->rx_count = 0;
 		}
@@ -214,7 +223,7 @@ size_t uart8250_rx_room(struct uart8250 *u)
 	size_t room;
 
 	pthread_mutex_lock(&u->lock);
-	room = UART8250_RX_SIZE - u->rx_count;
+	room = u->rx_open ? UART8250_RX_SIZE - u->rx_count : 0;
 	pthread_mutex_unlock(&u->lock);
 	return room;
 }
@@ -286,4 +295,11 @@ int uart8250_sysrq(struct uart8250 *u, u8 key)
 	}
 	pthread_mutex_unlock(&u->lock);
 	return ret;
+}
+
+void uart8250_input_unheld(struct uart8250 *u)
+{
+	pthread_mutex_lock(&u->lock);
+	uart_rx_open(u);
+	pthread_mutex_unlock(&u->lock);
 }

@@ -30,7 +30,15 @@ struct uart8250 {
 	u8 ier, lcr, mcr, fcr, scr, dll, dlm;
 	bool thre_pending; /* "transmitter holding register empty" interrupt */
 	bool irq_level;
-	bool rdi_seen; /* the guest has enabled the receive interrupt since reset */
+	/*
+	 * Input is held back (room 0) until the guest is ready for it: a driver
+	 * enabled the receive interrupt, or the guest polls LSR for input (256
+	 * LSR reads in a row with no transmit in between). Linux reads and
+	 * clears the receiver while it starts the port, so input queued earlier
+	 * would be lost, as it is on hardware.
+	 */
+	bool rx_open;
+	u32 lsr_polls;
 };
 
 /* Register the UART at @base on the VM's MMIO bus. -errno. */
@@ -43,6 +51,11 @@ struct console_sink uart8250_console_sink(struct uart8250 *u);
 size_t uart8250_rx_room(struct uart8250 *u);
 /* Queue input for the guest; returns how many bytes were taken. */
 size_t uart8250_receive(struct uart8250 *u, const u8 *buf, size_t len);
+/*
+ * Input from a terminal is not held back: its user must be able to type
+ * (and to quit with Ctrl-A x) at any time, as on a serial line.
+ */
+void uart8250_input_unheld(struct uart8250 *u);
 /*
  * A break condition on the line, then @key: Linux's serial console reads
  * that as magic SysRq @key (the break is shown as LSR.BI with a 0 byte).

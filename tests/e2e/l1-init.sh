@@ -43,9 +43,10 @@ run_case() {
 
 # run_stdin_case NAME FILE COMMAND...: run_case with COMMAND's stdin a FIFO
 # that gets FILE once coho's default guest says its shell is on the console,
-# then end of file (bytes sent earlier would be lost: Linux empties the
-# 8250's receive FIFO when it opens the port). FILE /dev/null is COMMAND's
-# stdin itself. COMMAND's stdout is printed when it is done.
+# then end of file. FILE /dev/null is COMMAND's stdin itself, and @FILE
+# makes FILE itself the stdin, all of it there before the guest boots (coho's
+# 8250 keeps that typeahead across the FIFO clear Linux does when it opens
+# the port). COMMAND's stdout is printed when it is done.
 run_stdin_case() {
 	local name="$1" file="$2" pid rc i t0 t1
 	shift 2
@@ -53,6 +54,10 @@ run_stdin_case() {
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	if [ "$file" = /dev/null ]; then
 		timeout -s KILL "$CASE_TIMEOUT" "$@" </dev/null >"/tmp/out.$name" 2>"/tmp/stderr.$name"
+		rc=$?
+	elif [ "${file#@}" != "$file" ]; then
+		# @FILE: stdin is FILE itself, all of it available from the start.
+		timeout -s KILL "$CASE_TIMEOUT" "$@" <"${file#@}" >"/tmp/out.$name" 2>"/tmp/stderr.$name"
 		rc=$?
 	else
 		rm -f "/tmp/in.$name"

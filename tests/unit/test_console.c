@@ -26,6 +26,7 @@ static void rig_init(struct rig *r, bool tty)
 	CHECK(pipe2(r->out, O_NONBLOCK) == 0);
 	console_out_init(&r->vm.console, r->out[1], -1);
 	CHECK(uart8250_init(&r->uart, &r->vm, UART_BASE, 0x1000, 0, &r->vm.console) == 0);
+	r->uart.rx_open = true; /* a guest driver is ready for input */
 	r->con = (struct console_in){ .vm = &r->vm,
 				      .sink = uart8250_console_sink(&r->uart),
 				      .tty = tty };
