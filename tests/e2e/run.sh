@@ -51,10 +51,11 @@ first_word() { printf '%s\n' "${1%% *}"; }
 declare -A KIND=()
 ORDER=()
 sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+# (RUNNER=run_script_case add_case ... writes that runner instead of run_case.)
 add_case() {
 	local name=$1 kind=$2 arg line
 	shift 2
-	line="run_case $name"
+	line="${RUNNER:-run_case} $name"
 	for arg; do line+=" $(sq "$arg")"; done
 	echo "$line" >>"$CASES"
 	KIND[$name]=$kind
@@ -302,15 +303,7 @@ cases_vfio() {
 # from /dev/null, stdout to a file, exit codes and outcomes checked.
 cases_scripts() {
 	local n
-	sc() { # sc NAME KIND CMD...: a run_script_case line
-		local name=$1 kind=$2 arg line
-		shift 2
-		line="run_script_case $name"
-		for arg; do line+=" $(sq "$arg")"; done
-		echo "$line" >>"$CASES"
-		KIND[$name]=$kind
-		ORDER+=("$name")
-	}
+	sc() { RUNNER=run_script_case add_case "$@"; } # a run_script_case line
 	sc sc-poweroff sc-poweroff /coho run -k /Image "${GUEST[@]}" \
 		--console-log /tmp/conlog.sc-poweroff -p "$(params sc-poweroff quiet)"
 	# panic=-1: the kernel resets right after its panic report.
