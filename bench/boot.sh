@@ -31,18 +31,8 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
 
-RUNS=${RUNS:-5}
-L2_MIB=${L2_MIB:-256}
-VMM=${1:-${VMM:-$E2E_ROOT/build/arm64/coho}}
-E2E_OUT=$E2E_ROOT/tests/out/bench
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || e2e_die "RUNS must be a positive number"
-
-e2e_check_vmm "$VMM"
-e2e_assets
+bench_start "${1:-}" RUNS=5 L2_MIB=256
 e2e_build_tools
-
-work=
-e2e_mktemp work
 
 # L2: busybox and an init that prints the marker and powers off at once.
 cat >"$work/init" <<'EOF'

@@ -13,23 +13,9 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
 
-RUNS=${RUNS:-2}
-FILE_MIB=${FILE_MIB:-64}
-VMM=${1:-${VMM:-$E2E_ROOT/build/arm64/coho}}
-E2E_OUT=$E2E_ROOT/tests/out/bench
-[[ $RUNS =~ ^[1-9][0-9]*$ && $FILE_MIB =~ ^[1-9][0-9]*$ ]] || e2e_die "RUNS and FILE_MIB must be positive numbers"
-e2e_check_vmm "$VMM"
-e2e_assets
-work=
-e2e_mktemp work
+bench_start "${1:-}" RUNS=2 FILE_MIB=64
 
-cat >"$work/init" <<INIT
-#!/bin/sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+{ e2e_init_head; cat <<INIT; } >"$work/init"
 mods=/lib/modules/\$(uname -r)
 while read -r m; do insmod "\$mods/\$m.ko" 2>/dev/null; done <"\$mods/order"
 t() { cut -d' ' -f1 /proc/uptime; }

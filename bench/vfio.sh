@@ -15,12 +15,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
 
-RUNS=${RUNS:-3}
-VMM=${1:-${VMM:-$E2E_ROOT/build/arm64/coho}}
-E2E_OUT=$E2E_ROOT/tests/out/bench
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || e2e_die "RUNS must be a positive number"
-e2e_check_vmm "$VMM"
-e2e_assets
+bench_start "${1:-}" RUNS=3
 e2e_build_tools
 E2E_L1_KERNEL=$COHO_KERNEL
 if [ "${L1:-}" = next ]; then
@@ -28,17 +23,8 @@ if [ "${L1:-}" = next ]; then
 	[ -n "${COHO_KERNEL_NEXT:-}" ] || e2e_die "L1=next: no Debian 13 kernel"
 	E2E_L1_KERNEL=$COHO_KERNEL_NEXT
 fi
-work=
-e2e_mktemp work
-
 # L2: find ivshmem, measure both mappings, power off.
-cat >"$work/init" <<'INIT'
-#!/bin/sh
-/bin/busybox --install -s /bin
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+{ e2e_init_head; cat <<'INIT'; } >"$work/init"
 # 1 MiB through a memory slot; 32 KiB when coho traps the BAR (every access exits).
 BW_SIZE=1
 grep -q coho_bw_small /proc/cmdline && BW_SIZE=32K

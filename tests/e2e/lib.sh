@@ -62,6 +62,34 @@ e2e_stale() {
 	return 1
 }
 
+# bench_start VMM_ARG NAME=DEFAULT...: the benchmarks' common start. Each
+# NAME (e.g. RUNS) from the environment or DEFAULT, a positive integer; VMM
+# from the argument, $VMM or build/arm64/coho, a static aarch64 binary;
+# outputs under tests/out/bench; the kernel and busybox fetched; a work
+# directory in $work.
+bench_start() {
+	local arg=$1 spec n v
+	shift
+	for spec; do
+		n=${spec%%=*}
+		v=${!n:-${spec#*=}}
+		[[ $v =~ ^[1-9][0-9]*$ ]] || e2e_die "$n must be a positive number (got '$v')"
+		printf -v "$n" '%s' "$v"
+	done
+	VMM=${arg:-${VMM:-$E2E_ROOT/build/arm64/coho}}
+	E2E_OUT=$E2E_ROOT/tests/out/bench
+	e2e_check_vmm "$VMM"
+	e2e_assets
+	work=
+	e2e_mktemp work
+}
+
+# e2e_init_head: the first lines of a busybox /init (shell, proc, sys, dev).
+e2e_init_head() {
+	printf '%s\n' '#!/bin/sh' '/bin/busybox --install -s /bin' 'export PATH=/bin' \
+		'mount -t proc proc /proc' 'mount -t sysfs sysfs /sys' 'mount -t devtmpfs devtmpfs /dev'
+}
+
 # Host tool mkzboot, static aarch64 runstat, and the -f firmware (8250 and
 # PL011 variants). Set E2E_MKZBOOT, E2E_RUNSTAT, E2E_FIRMWARE, E2E_FIRMWARE_PL011.
 e2e_build_tools() {

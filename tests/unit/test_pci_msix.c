@@ -17,6 +17,7 @@
 #include "hw/pci-msix.h"
 #include "hw/pci.h"
 #include "vm.h"
+#include "tests/unit/pci_rig.h"
 #include "tests/unit/test.h"
 
 #define CHECK_ERR(expr, err) CHECK_EQ_U64((u64)(s64)(expr), (u64)(s64)(err))
@@ -72,22 +73,7 @@ static void tdev_changed(struct pci_msix *m, u16 v, void *opaque)
 
 static void setup(void)
 {
-	struct pci_bridge_config c = {
-		.name = "virtio",
-		.ecam_base = ECAM,
-		.ecam_size = ARM_PCI_ECAM_SIZE,
-		.mmio32_base = ARM_PCI_MMIO32_0_BASE,
-		.mmio32_size = ARM_PCI_MMIO32_SIZE,
-		.mmio64_base = ARM_PCI_MMIO64_0_BASE,
-		.mmio64_size = ARM_PCI_MMIO64_SIZE,
-		.intx_spi_base = ARM_PCI_INTX_SPI,
-	};
-
-	memset(&vm, 0, sizeof(vm));
-	vm.vm_fd = -1;
-	vm.kvm_fd = -1;
-	vm.dry = true;
-	CHECK_EQ_U64(pci_bridge_init(&br, &vm, &c), 0);
+	CHECK_EQ_U64(pci_rig_init(&vm, &br), 0);
 	memset(&td, 0, sizeof(td));
 	td.pci.opaque = &td;
 	td.pci.cfg_written = tdev_written;
